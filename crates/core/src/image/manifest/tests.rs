@@ -1,0 +1,95 @@
+//! The manifest contract: a good manifest loads; each bad one names its field.
+
+use super::*;
+
+pub(crate) const GOOD: &str = r#"{
+  "schema": 1,
+  "name": "test guest",
+  "system": "x86_64-linux",
+  "kernel": "vmlinux",
+  "initrd": "initrd.cpio",
+  "cmdline": "quiet panic=-1",
+  "console": "ttyS0",
+  "ready_marker": "BUILDERBAR-READY",
+  "ssh": { "user": "builder", "port": 22 },
+  "host_key": { "kind": "runtime" },
+  "keys": { "channel": "fw_cfg", "prefix": "opt/builderbar" },
+  "disks": [ { "kind": "state", "serial": "bb-state" } ],
+  "shares": [ { "tag": "xchg", "source": { "kind": "state_dir", "name": "xchg" } } ]
+}"#;
+
+fn with(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(GOOD).unwrap();
+    edit(&mut v);
+    v.to_string()
+}
+
+#[test]
+fn good_manifest_resolves_relative_paths() {
+    let m = ImageManifest::parse(GOOD, Path::new("/images/guest/builderbar-image.json")).unwrap();
+    assert_eq!(m.kernel, PathBuf::from("/images/guest/vmlinux"));
+    assert_eq!(m.initrd, PathBuf::from("/images/guest/initrd.cpio"));
+    assert_eq!(m.ssh.user, "builder");
+    assert_eq!(m.guest_arch(), crate::host::Arch::X86_64);
+    assert_eq!(m.shares[0].security_model, "none");
+}
+
+#[test]
+fn absolute_paths_stay_absolute() {
+    let text = with(|v| v["kernel"] = "/nix/store/abc-linux/bzImage".into());
+    let m = ImageManifest::parse(&text, Path::new("/images/x/builderbar-image.json")).unwrap();
+    assert_eq!(m.kernel, PathBuf::from("/nix/store/abc-linux/bzImage"));
+}
+
+#[test]
+fn bad_manifests_name_their_field() {
+    type Edit = fn(&mut serde_json::Value);
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        ("no schema", |v| drop(v.as_object_mut().unwrap().remove("schema")), "field `schema` is missing"),
+        ("future schema", |v| v["schema"] = 2.into(), "field `schema` is 2; this Builderbar reads schema 1"),
+        ("no kernel", |v| drop(v.as_object_mut().unwrap().remove("kernel")), "field `kernel` is missing"),
+        ("empty kernel", |v| v["kernel"] = "".into(), "field `kernel` is empty"),
+        ("bad system", |v| v["system"] = "riscv64-linux".into(), "field `system` is \"riscv64-linux\""),
+        ("bad console", |v| v["console"] = "tty S0".into(), "field `console` is \"tty S0\""),
+        ("console in cmdline", |v| v["cmdline"] = "console=ttyS0".into(), "field `cmdline` must not set console="),
+        ("bad user", |v| v["ssh"]["user"] = "root;rm".into(), "field `ssh.user` is \"root;rm\""),
+        ("port 0", |v| v["ssh"]["port"] = 0.into(), "field `ssh.port` is 0"),
+        ("unknown field", |v| v["colour"] = "red".into(), "field `colour` is not a known field"),
+        (
+            "bad host key",
+            |v| v["host_key"] = serde_json::json!({"kind":"fixed","public":"nope"}),
+            "field `host_key.public` is not an OpenSSH public key",
+        ),
+        ("prefix with comma", |v| v["keys"]["prefix"] = "opt/a,b".into(), "field `keys.prefix` is \"opt/a,b\""),
+        (
+            "two state disks",
+            |v| v["disks"] = serde_json::json!([{"kind":"state"},{"kind":"state"}]),
+            "field `disks` names more than one state disk",
+        ),
+        ("bad share tag", |v| v["shares"][0]["tag"] = "a b".into(), "field `shares[0].tag` is \"a b\""),
+        (
+            "bad security model",
+            |v| v["shares"][0]["security_model"] = "yolo".into(),
+            "field `shares[0].security_model` is \"yolo\"",
+        ),
+        ("tiny memory", |v| v["min_memory_mib"] = 16.into(), "field `min_memory_mib` is 16; at least 128"),
+    ];
+    for (what, edit, expected) in cases {
+        let text = with(edit);
+        let err = ImageManifest::parse(&text, Path::new("/img/builderbar-image.json")).expect_err(what);
+        let msg = err.to_string();
+        assert!(msg.contains("/img/builderbar-image.json"), "{what}: {msg}");
+        assert!(msg.contains(expected), "{what}: expected «{expected}» in «{msg}»");
+        assert!(!err.hint().is_empty());
+    }
+}
+
+#[test]
+fn not_json_and_missing_file_are_clear() {
+    let err = ImageManifest::parse("{ nope", Path::new("/img/builderbar-image.json")).unwrap_err();
+    assert!(err.to_string().starts_with("image manifest /img/builderbar-image.json is not valid"));
+    let dir = tempfile::tempdir().unwrap();
+    let err = ImageManifest::load(dir.path()).unwrap_err();
+    assert!(err.to_string().starts_with("no image manifest at"), "{err}");
+    assert!(err.hint().contains("builderbar-image.json"));
+}

@@ -1,0 +1,13 @@
+//! builderbar-core: the domain behind the tray app and the CLI. No UI code lives here.
+
+pub mod error;
+pub mod host;
+pub mod image;
+pub mod keys;
+pub mod metrics;
+pub mod paths;
+pub mod settings;
+pub mod ssh;
+pub mod vm;
+
+pub use error::UserFacing;
