@@ -1,6 +1,7 @@
 //! builderbar-core: the domain behind the tray app and the CLI. No UI code lives here.
 
 pub mod error;
+pub mod fsutil;
 pub mod host;
 pub mod image;
 pub mod keys;

@@ -297,4 +297,4 @@ fn serde_error(path: &Path, e: &serde_json::Error) -> ManifestError {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,0 +1,162 @@
+//! qemu's command line, composed from image manifest + settings + host: never hard-coded.
+
+use crate::host::{Arch, Host};
+use crate::image::{DiskSpec, ImageManifest, KeyChannel, ShareSource};
+use crate::keys::{InstallKeys, GUEST_AUTHORIZED_KEYS, GUEST_HOST_KEY};
+use crate::settings::Settings;
+use crate::vm::accel::Accel;
+use crate::vm::files::VmFiles;
+
+/// A full qemu invocation: binary name (looked up on PATH) and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QemuArgv {
+    pub program: String,
+    pub args: Vec<String>,
+}
+
+impl QemuArgv {
+    /// One argument per line, `-opt value` pairs kept together: for snapshots and logs.
+    pub fn pretty(&self) -> String {
+        let mut out = self.program.clone();
+        for a in &self.args {
+            if a.starts_with('-') {
+                out.push_str(" \\\n  ");
+            } else {
+                out.push(' ');
+            }
+            out.push_str(a);
+        }
+        out
+    }
+}
+
+/// qemu option values are comma-separated; a literal comma is written as two.
+fn q(path: &std::path::Path) -> String {
+    path.display().to_string().replace(',', ",,")
+}
+
+/// Builds the argv. The accelerator is already resolved for this host.
+pub fn qemu_argv(
+    host: Host,
+    image: &ImageManifest,
+    settings: &Settings,
+    accel: Accel,
+    files: &VmFiles,
+    keys: &InstallKeys,
+) -> QemuArgv {
+    let guest = image.guest_arch();
+    let program = format!("qemu-system-{}", guest.qemu_name());
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
+
+    push(&["-name", "builderbar", "-nodefaults", "-no-user-config", "-display", "none"]);
+    // A guest reboot or panic ends qemu, so the supervisor sees it instead of a boot loop.
+    push(&["-no-reboot"]);
+    // The host decides the accelerator (resolved by the caller); the guest decides the board.
+    let _ = host;
+    let machine = match guest {
+        // The virt board with the highest GIC the accelerator offers (as nixpkgs does).
+        Arch::Aarch64 => "virt,gic-version=max",
+        Arch::X86_64 => "q35",
+    };
+    push(&["-machine", machine, "-accel", accel.as_str()]);
+    let cpu = match (accel, guest) {
+        (Accel::Hvf | Accel::Kvm, _) => "host",
+        // Under TCG a plain model boots markedly faster than `max` (FACTS.md).
+        (Accel::Tcg, Arch::X86_64) => "qemu64",
+        (Accel::Tcg, Arch::Aarch64) => "max",
+    };
+    push(&["-cpu", cpu]);
+    a.extend(["-smp".into(), settings.cores.to_string(), "-m".into(), format!("{}M", settings.memory_mib)]);
+
+    a.extend(["-kernel".into(), q(&image.kernel), "-initrd".into(), q(&image.initrd)]);
+    let cmdline = [image.cmdline.trim(), &format!("console={}", image.console)]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    a.extend(["-append".into(), cmdline]);
+
+    // Console: a socket any process can attach to at any time, and a log qemu writes itself,
+    // so history survives the app quitting.
+    a.extend([
+        "-chardev".into(),
+        format!(
+            "socket,id=ser0,path={},server=on,wait=off,logfile={},logappend=on",
+            q(&files.serial_socket()),
+            q(&files.console_log())
+        ),
+        "-serial".into(),
+        "chardev:ser0".into(),
+    ]);
+    a.extend(["-qmp".into(), format!("unix:{},server=on,wait=off", q(&files.qmp_socket()))]);
+    a.extend(["-pidfile".into(), files.pidfile().display().to_string()]);
+
+    // Entropy at boot, so the guest's sshd does not wait for it.
+    a.extend(["-device".into(), "virtio-rng-pci".into()]);
+    // Loopback only: the builder is never reachable from the network.
+    a.extend([
+        "-netdev".into(),
+        format!("user,id=net0,hostfwd=tcp:127.0.0.1:{}-:{}", settings.port, image.ssh.port),
+        "-device".into(),
+        "virtio-net-pci,netdev=net0".into(),
+    ]);
+
+    for (i, disk) in image.disks.iter().enumerate() {
+        let id = format!("disk{i}");
+        let (drive, serial) = match disk {
+            DiskSpec::Image { path, format, read_only, serial } => (
+                format!(
+                    "if=none,id={id},file={},format={}{}",
+                    q(path),
+                    format.as_str(),
+                    if *read_only { ",readonly=on" } else { ",cache=writeback" }
+                ),
+                serial,
+            ),
+            DiskSpec::State { serial } => (
+                format!("if=none,id={id},file={},format=qcow2,cache=writeback,discard=unmap", q(&files.state_disk())),
+                serial,
+            ),
+        };
+        let mut device = format!("virtio-blk-pci,drive={id}");
+        if let Some(s) = serial {
+            device.push_str(&format!(",serial={s}"));
+        }
+        a.extend(["-drive".into(), drive, "-device".into(), device]);
+    }
+
+    match &image.keys {
+        KeyChannel::FwCfg { prefix } => {
+            for name in [GUEST_HOST_KEY, GUEST_AUTHORIZED_KEYS] {
+                a.extend(["-fw_cfg".into(), format!("name={prefix}/{name},file={}", q(&keys.guest_dir().join(name)))]);
+            }
+        }
+        KeyChannel::Share { tag } => {
+            a.extend([
+                "-virtfs".into(),
+                format!("local,path={},security_model=none,mount_tag={tag},readonly=on", q(&keys.guest_dir())),
+            ]);
+        }
+    }
+    for share in &image.shares {
+        let path = match &share.source {
+            ShareSource::Host { path } => path.clone(),
+            ShareSource::StateDir { name } => files.share_dir(name),
+        };
+        a.extend([
+            "-virtfs".into(),
+            format!(
+                "local,path={},security_model={},mount_tag={}{}",
+                q(&path),
+                share.security_model,
+                share.tag,
+                if share.read_only { ",readonly=on" } else { "" }
+            ),
+        ]);
+    }
+    QemuArgv { program, args: a }
+}
+
+#[cfg(test)]
+mod tests;

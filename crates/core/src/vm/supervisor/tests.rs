@@ -1,0 +1,1 @@
+//! Supervisor unit tests that need no guest; the real-guest tests live in crates/core/tests/vm_*.rs.
