@@ -7,7 +7,8 @@ use std::process::Command;
 use builderbar_core::nix::wiring::{unwire_machines, unwire_nix_conf};
 use builderbar_core::nix::{BuilderWiring, MachinesLine, SshHostBlock};
 
-const HOST_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFd1xnRcx7hmBgnpxyLBlWvFnGKNDTJRkHUO0Wd79Pas builderbar-host";
+const HOST_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFd1xnRcx7hmBgnpxyLBlWvFnGKNDTJRkHUO0Wd79Pas builderbar-host";
 
 fn have(bin: &str) -> bool {
     Command::new(bin).arg("--version").output().is_ok_and(|o| o.status.success())
