@@ -9,6 +9,9 @@
 //! `extra-NAME = v` appends `v` to NAME for list settings (Nix 2.8 ignores `extra-` on string
 //! settings such as `builders`, with "unknown setting").
 
+use std::path::Path;
+
+use super::block;
 use super::lines::{LineDoc, LineEnding, RawLine};
 
 /// What one line means to Nix.
@@ -101,31 +104,74 @@ impl NixConf {
     /// every later `extra-name = w` appended (space separated), as Nix does for list settings.
     /// `None` when the file never sets it.
     pub fn effective(&self, name: &str) -> Option<String> {
-        let extra = format!("extra-{name}");
-        let mut value: Option<String> = None;
-        for (n, v) in self.settings() {
-            if n == name {
-                value = Some(v);
-            } else if n == extra {
-                value = Some(match value {
-                    Some(cur) if !cur.is_empty() && !v.is_empty() => format!("{cur} {v}"),
-                    Some(cur) if v.is_empty() => cur,
-                    _ => v,
-                });
-            }
-        }
-        value
+        effective_in(&self.settings().collect::<Vec<_>>(), name)
     }
 
     /// Like `effective`, but only plain `name = v` lines count (the last one wins). This is what
     /// Nix 2.8 does for string settings such as `builders`.
     pub fn last_assignment(&self, name: &str) -> Option<String> {
-        self.settings().filter(|(n, _)| n == name).map(|(_, v)| v).last()
+        last_assignment_in(&self.settings().collect::<Vec<_>>(), name)
     }
 
     /// The line ending new lines get in this file.
     pub fn preferred_ending(&self) -> LineEnding {
         self.doc.preferred_ending()
+    }
+}
+
+/// A setting's value after applying `settings` in order (see `NixConf::effective`).
+pub fn effective_in(settings: &[(String, String)], name: &str) -> Option<String> {
+    let extra = format!("extra-{name}");
+    let mut value: Option<String> = None;
+    for (n, v) in settings {
+        if n == name {
+            value = Some(v.clone());
+        } else if *n == extra {
+            value = Some(match value {
+                Some(cur) if !cur.is_empty() && !v.is_empty() => format!("{cur} {v}"),
+                Some(cur) if v.is_empty() => cur,
+                _ => v.clone(),
+            });
+        }
+    }
+    value
+}
+
+/// The last plain assignment of `name` in `settings` (see `NixConf::last_assignment`).
+pub fn last_assignment_in(settings: &[(String, String)], name: &str) -> Option<String> {
+    settings.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).last()
+}
+
+/// The settings Nix applies, in order, when it reads the config file at `path`: include lines
+/// are followed through `read` (a path relative to the including file's directory; a file
+/// `read` cannot give is skipped, as `!include` does), Builderbar's own marked blocks are left
+/// out, and nesting stops at 16 levels. `read` returns a file's bytes, or `None` if absent.
+pub fn expanded_settings(path: &Path, read: &mut dyn FnMut(&Path) -> Option<Vec<u8>>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    expand_into(path, read, 0, &mut out);
+    out
+}
+
+fn expand_into(
+    path: &Path,
+    read: &mut dyn FnMut(&Path) -> Option<Vec<u8>>,
+    depth: usize,
+    out: &mut Vec<(String, String)>,
+) {
+    if depth > 16 {
+        return;
+    }
+    let Some(bytes) = read(path) else { return };
+    let doc = block::strip_blocks(&LineDoc::parse(&bytes)).unwrap_or_else(|_| LineDoc::parse(&bytes));
+    for line in NixConf::from_doc(doc).lines() {
+        match line {
+            ConfLine::Setting { name, value } => out.push((name, value)),
+            ConfLine::Include { path: inc, .. } => {
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                expand_into(&dir.join(inc), read, depth + 1, out);
+            }
+            ConfLine::Blank | ConfLine::Invalid => {}
+        }
     }
 }
 
@@ -160,6 +206,24 @@ mod tests {
         assert_eq!(c.effective("trusted-users").as_deref(), Some("x"));
         let c = NixConf::parse(b"builders = a ; b\nextra-builders = c\n");
         assert_eq!(c.last_assignment("builders").as_deref(), Some("a ; b"));
+    }
+
+    #[test]
+    fn expands_includes_relative_to_the_including_file() {
+        let files: std::collections::HashMap<&str, &[u8]> = [
+            ("/etc/nix/nix.conf", &b"a = 1\ninclude sub/x.conf\n!include missing.conf\nb = 2\n"[..]),
+            ("/etc/nix/sub/x.conf", b"a = 3\ninclude y.conf\n"),
+            ("/etc/nix/sub/y.conf", b"extra-a = 4\n# >>> builderbar >>> x\na = ours\n# <<< builderbar <<<\n"),
+        ]
+        .into_iter()
+        .collect();
+        let mut read = |p: &Path| files.get(p.to_str().unwrap()).map(|b| b.to_vec());
+        let s = expanded_settings(Path::new("/etc/nix/nix.conf"), &mut read);
+        assert_eq!(effective_in(&s, "a").as_deref(), Some("3 4"));
+        assert_eq!(last_assignment_in(&s, "b").as_deref(), Some("2"));
+        // A file that includes itself stops at the depth limit.
+        let mut read = |_: &Path| Some(b"include nix.conf\nx = 1\n".to_vec());
+        assert_eq!(expanded_settings(Path::new("/n/nix.conf"), &mut read).len(), 17);
     }
 
     #[test]

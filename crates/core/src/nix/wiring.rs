@@ -19,7 +19,7 @@
 //! strips them, which restores the original bytes exactly.
 
 use super::block::{self, BlockError};
-use super::conf::NixConf;
+use super::conf::{effective_in, last_assignment_in, NixConf};
 use super::lines::LineDoc;
 use super::machines::{machines_items, MachinesItem, MachinesLine, MachinesLineError};
 use super::ssh_config::{SshConfigError, SshHostBlock};
@@ -89,19 +89,32 @@ fn strip(file: &str, bytes: &[u8]) -> Result<LineDoc, WiringError> {
     block::strip_blocks(&LineDoc::parse(bytes)).map_err(|source| WiringError::Block { file: file.into(), source })
 }
 
+/// The settings in effect at the end of nix.conf without our block: `in_effect` when given,
+/// else the file's own settings.
+fn settings(doc: &LineDoc, in_effect: Option<&[(String, String)]>) -> Vec<(String, String)> {
+    match in_effect {
+        Some(s) => s.to_vec(),
+        None => NixConf::from_doc(doc.clone()).settings().collect(),
+    }
+}
+
 /// Which machines file holds (or will hold) our line, from nix.conf's bytes with or without our
 /// block, `ours` being our default machines file.
 pub fn machines_target(nix_conf: &[u8], ours: &str) -> Result<String, WiringError> {
-    let conf = NixConf::from_doc(strip("nix.conf", nix_conf)?);
-    Ok(builders_plan(&conf, ours).0)
+    Ok(builders_plan(&settings(&strip("nix.conf", nix_conf)?, None), ours).0)
+}
+
+/// `machines_target` from the settings in effect (includes expanded, see `conf::expanded_settings`).
+pub fn machines_target_in_effect(in_effect: &[(String, String)], ours: &str) -> String {
+    builders_plan(in_effect, ours).0
 }
 
 /// (target machines file, `builders` line to add if any).
-fn builders_plan(conf: &NixConf, ours: &str) -> (String, Option<String>) {
-    let value = conf.last_assignment("builders").unwrap_or_default();
+fn builders_plan(settings: &[(String, String)], ours: &str) -> (String, Option<String>) {
+    let value = last_assignment_in(settings, "builders").unwrap_or_default();
     let items = machines_items(&value);
     match items.as_slice() {
-        [MachinesItem::File(f)] => (f.clone(), None),
+        [MachinesItem::File(f)] if !f.is_empty() => (f.clone(), None),
         _ if items.contains(&MachinesItem::File(ours.into())) => (ours.into(), None),
         [] => (ours.into(), Some(format!("builders = @{ours}"))),
         _ => (ours.into(), Some(format!("builders = {value} ; @{ours}"))),
@@ -169,17 +182,17 @@ impl BuilderWiring {
         machines_target(nix_conf, &self.machines_file)
     }
 
-    /// The lines of our nix.conf block for a nix.conf without it.
-    fn nix_conf_lines(&self, conf: &NixConf) -> Vec<String> {
+    /// The lines of our nix.conf block, given the settings in effect without it.
+    fn nix_conf_lines(&self, settings: &[(String, String)]) -> Vec<String> {
         let mut lines = Vec::new();
-        if let (_, Some(builders)) = builders_plan(conf, &self.machines_file) {
+        if let (_, Some(builders)) = builders_plan(settings, &self.machines_file) {
             lines.push(builders);
         }
-        if conf.effective("builders-use-substitutes").as_deref() != Some("true") {
+        if effective_in(settings, "builders-use-substitutes").as_deref() != Some("true") {
             lines.push("builders-use-substitutes = true".into());
         }
         if let Some(user) = &self.trusted_user {
-            let trusted = conf.effective("trusted-users").unwrap_or_else(|| "root".into());
+            let trusted = effective_in(settings, "trusted-users").unwrap_or_else(|| "root".into());
             if !trusted.split_whitespace().any(|t| t == user) {
                 lines.push(format!("extra-trusted-users = {user}"));
             }
@@ -187,10 +200,21 @@ impl BuilderWiring {
         lines
     }
 
-    /// nix.conf with our block (replacing any old one).
+    /// nix.conf with our block (replacing any old one), judged by the file's own settings.
     pub fn wire_nix_conf(&self, nix_conf: &[u8]) -> Result<Vec<u8>, WiringError> {
+        self.wire_nix_conf_in_effect(nix_conf, None)
+    }
+
+    /// Like `wire_nix_conf`, judged by `in_effect`: the settings Nix applies up to the end of
+    /// this file without our block, includes expanded (`conf::expanded_settings`). So a
+    /// `builders` or `trusted-users` that comes from an included file is kept too.
+    pub fn wire_nix_conf_in_effect(
+        &self,
+        nix_conf: &[u8],
+        in_effect: Option<&[(String, String)]>,
+    ) -> Result<Vec<u8>, WiringError> {
         let doc = strip("nix.conf", nix_conf)?;
-        let lines = self.nix_conf_lines(&NixConf::from_doc(doc.clone()));
+        let lines = self.nix_conf_lines(&settings(&doc, in_effect));
         Ok(block::append_block(&doc, &lines).render())
     }
 
@@ -203,9 +227,22 @@ impl BuilderWiring {
     /// Our whole change. `machines` is the current content of `self.machines_target(nix_conf)`
     /// (empty when the file does not exist).
     pub fn wire(&self, nix_conf: &[u8], machines: &[u8]) -> Result<Wired, WiringError> {
+        self.wire_in_effect(nix_conf, machines, None)
+    }
+
+    /// `wire` judged by the settings in effect (see `wire_nix_conf_in_effect`); `machines` is the
+    /// content of `machines_target_in_effect(in_effect, ..)` then.
+    pub fn wire_in_effect(
+        &self,
+        nix_conf: &[u8],
+        machines: &[u8],
+        in_effect: Option<&[(String, String)]>,
+    ) -> Result<Wired, WiringError> {
+        let doc = strip("nix.conf", nix_conf)?;
+        let settings = settings(&doc, in_effect);
         Ok(Wired {
-            nix_conf: self.wire_nix_conf(nix_conf)?,
-            machines_path: self.machines_target(nix_conf)?,
+            nix_conf: block::append_block(&doc, &self.nix_conf_lines(&settings)).render(),
+            machines_path: builders_plan(&settings, &self.machines_file).0,
             machines: self.wire_machines(machines)?,
             ssh_config: self.ssh.render(),
         })

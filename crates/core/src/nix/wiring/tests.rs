@@ -133,6 +133,56 @@ fn mismatched_parts_are_rejected() {
 }
 
 #[test]
+fn settings_from_included_files_count() {
+    use crate::nix::conf::expanded_settings;
+    use std::path::Path;
+    let w = wiring(Some("ada"));
+    let main = b"include /etc/nix/extra.conf\n".to_vec();
+    let extra =
+        b"builders = ssh://x aarch64-linux\nbuilders-use-substitutes = true\ntrusted-users = root ada\n".to_vec();
+    let mut read = |p: &Path| match p.to_str().unwrap() {
+        "/etc/nix/nix.conf" => Some(main.clone()),
+        "/etc/nix/extra.conf" => Some(extra.clone()),
+        _ => None,
+    };
+    let seen = expanded_settings(Path::new("/etc/nix/nix.conf"), &mut read);
+    let out = w.wire_in_effect(&main, b"", Some(&seen)).unwrap();
+    let body = crate::nix::block::block_body(&LineDoc::parse(&out.nix_conf)).unwrap().unwrap();
+    assert_eq!(body, ["builders = ssh://x aarch64-linux ; @/etc/nix/machines"]);
+    assert_eq!(out.machines_path, OURS);
+    // Judged by the file alone, the included builder would have been overridden.
+    let alone = w.wire_nix_conf(&main).unwrap();
+    assert!(s(&alone).contains("builders = @/etc/nix/machines"));
+    // Idempotent when the wired file is read back (our block is left out of the expansion).
+    let wired = out.nix_conf.clone();
+    let mut read = |p: &Path| match p.to_str().unwrap() {
+        "/etc/nix/nix.conf" => Some(wired.clone()),
+        "/etc/nix/extra.conf" => Some(extra.clone()),
+        _ => None,
+    };
+    let seen = expanded_settings(Path::new("/etc/nix/nix.conf"), &mut read);
+    assert_eq!(w.wire_nix_conf_in_effect(&out.nix_conf, Some(&seen)).unwrap(), out.nix_conf);
+    assert_eq!(machines_target_in_effect(&seen, OURS), OURS);
+}
+
+#[test]
+fn determinate_custom_conf_sees_nix_conf_settings() {
+    use crate::nix::conf::expanded_settings;
+    use std::path::Path;
+    let w = wiring(Some("ada"));
+    let nix_conf = b"trusted-users = root ada\nbuilders-use-substitutes = true\n!include nix.custom.conf\n".to_vec();
+    let custom = b"# mine\n".to_vec();
+    let mut read = |p: &Path| match p.to_str().unwrap() {
+        "/etc/nix/nix.conf" => Some(nix_conf.clone()),
+        "/etc/nix/nix.custom.conf" => Some(custom.clone()),
+        _ => None,
+    };
+    let seen = expanded_settings(Path::new("/etc/nix/nix.conf"), &mut read);
+    let out = w.wire_nix_conf_in_effect(&custom, Some(&seen)).unwrap();
+    assert_eq!(s(&out), format!("# mine\n{BEGIN_MARKER}\nbuilders = @/etc/nix/machines\n{END_MARKER}\n"));
+}
+
+#[test]
 fn is_wired_reports_our_state() {
     let w = wiring(None);
     let out = w.wire(b"max-jobs = 1\n", b"").unwrap();
@@ -146,21 +196,34 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000)
 }
 
+/// `len` characters drawn from `chars` (faster than regex strategies, which matters at 10k cases).
+fn chars_from(chars: &'static [char], len: std::ops::Range<usize>) -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(chars), len).prop_map(|c| c.into_iter().collect())
+}
+
 fn ws0() -> impl Strategy<Value = String> {
-    "[ \t]{0,2}"
+    chars_from(&[' ', '\t'], 0..3)
 }
 
 fn ws1() -> impl Strategy<Value = String> {
-    "[ \t]{1,3}"
+    chars_from(&[' ', '\t'], 1..4)
 }
 
-/// Free text without newlines: ASCII, unicode, tabs, `#`, `=`, `;`, `@`.
+const TOKEN_CHARS: &[char] = &[
+    'a', 'b', 'c', 'x', 'y', 'z', 'A', 'Q', '0', '1', '9', '/', '.', '_', ':', ',', '@', '-', 'é', '☃', 'к', 'ю', '😀',
+];
+const TEXT_CHARS: &[char] = &[
+    'a', 'b', 'z', 'Q', '0', '9', ' ', ' ', '\t', '#', '=', ';', '@', '/', '.', ':', ',', '-', 'é', '☃', 'к', '😀',
+    '\r',
+];
+
+/// Free text without newlines: ASCII, unicode, tabs, a stray CR, `#`, `=`, `;`, `@`.
 fn text() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9 \t#=;@/._:,é☃ключ\u{1F600}-]{0,16}"
+    chars_from(TEXT_CHARS, 0..17)
 }
 
 fn token() -> impl Strategy<Value = String> {
-    "[a-zA-Z0-9/._:,@é☃ключ-]{1,10}"
+    chars_from(TOKEN_CHARS, 1..11)
 }
 
 fn setting_name() -> impl Strategy<Value = String> {
@@ -175,7 +238,7 @@ fn setting_name() -> impl Strategy<Value = String> {
         Just("extra-experimental-features".to_string()),
         Just("extra-builders".to_string()),
         Just("ключ".to_string()),
-        "[a-z][a-z-]{0,10}",
+        chars_from(&['a', 'k', 'z', '-'], 1..10),
     ]
 }
 
