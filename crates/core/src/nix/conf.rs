@@ -139,7 +139,7 @@ pub fn effective_in(settings: &[(String, String)], name: &str) -> Option<String>
 
 /// The last plain assignment of `name` in `settings` (see `NixConf::last_assignment`).
 pub fn last_assignment_in(settings: &[(String, String)], name: &str) -> Option<String> {
-    settings.iter().filter(|(n, _)| n == name).map(|(_, v)| v.clone()).last()
+    settings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.clone())
 }
 
 /// The settings Nix applies, in order, when it reads the config file at `path`: include lines
