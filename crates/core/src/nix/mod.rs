@@ -4,6 +4,7 @@
 //! Everything here is pure or takes its paths as parameters, so tests run on temp directories.
 
 pub mod block;
+pub mod changes;
 pub mod conf;
 pub mod daemon;
 pub mod darwin_snippet;
@@ -13,6 +14,7 @@ pub mod managed;
 pub mod ssh_config;
 pub mod wiring;
 
+pub use changes::{unwire_changes, wire_changes, FileChange, NixChanges, WiringPaths};
 pub use conf::{ConfLine, NixConf};
 pub use daemon::{restart_needed, DaemonProbe, DaemonRestart, NixFiles};
 pub use darwin_snippet::darwin_snippet;
