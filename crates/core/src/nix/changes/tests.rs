@@ -1,3 +1,5 @@
+//! Tests of NixChanges: full wire/unwire cycles on temporary trees.
+
 use std::path::Path;
 
 use super::*;

@@ -1,3 +1,5 @@
+//! Tests of ConfigOwner detection on temporary fixture trees (symlinks built per test).
+
 use std::os::unix::fs::symlink;
 use std::path::Path;
 

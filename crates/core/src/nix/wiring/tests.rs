@@ -1,3 +1,5 @@
+//! Tests of BuilderWiring: edge cases, snapshots, and the property test over generated configs.
+
 use proptest::prelude::*;
 
 use super::*;
