@@ -375,6 +375,27 @@ mod tests {
         assert_eq!(MachinesLine::parse("ssh://x").unwrap().max_jobs, 1);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn valid_lines_round_trip(
+            user in "[a-z][a-z0-9_-]{0,8}",
+            alias in "[a-z][a-z0-9.-]{0,12}",
+            systems in proptest::collection::vec("[a-z0-9_]{1,8}-[a-z]{1,6}", 0..3),
+            key in "/[a-zA-Z0-9_./-]{1,30}",
+            max_jobs in 1u32..64,
+            speed in 1u32..16,
+            features in proptest::collection::vec("[a-z][a-z-]{0,10}", 0..4),
+            mandatory in proptest::collection::vec("[a-z][a-z-]{0,10}", 0..2),
+        ) {
+            let mut l = MachinesLine::ssh_ng(&user, &alias, systems, &key, max_jobs, speed, features, KEY).unwrap();
+            l.mandatory_features = mandatory;
+            let rendered = l.render();
+            proptest::prop_assert_eq!(rendered.split(' ').count(), 8);
+            proptest::prop_assert_eq!(machines_items(&rendered), vec![MachinesItem::Entry(rendered.clone())]);
+            proptest::prop_assert_eq!(MachinesLine::parse(&rendered).unwrap(), l);
+        }
+    }
+
     #[test]
     fn splits_items_like_nix() {
         let items = machines_items("ssh://a x86_64-linux ; @/etc/nix/machines\n# c ; d\n  \nssh://b # x");
