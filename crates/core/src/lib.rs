@@ -6,6 +6,7 @@ pub mod host;
 pub mod image;
 pub mod keys;
 pub mod metrics;
+pub mod nix;
 pub mod paths;
 pub mod settings;
 pub mod ssh;
