@@ -6,6 +6,7 @@ pub mod image;
 pub mod keys;
 pub mod metrics;
 pub mod paths;
+pub mod privileged;
 pub mod settings;
 pub mod ssh;
 pub mod vm;
