@@ -93,32 +93,51 @@ impl<'a> Applier<'a> {
             restart: plan.restart.as_ref().map(|r| r.argv.clone()),
         };
         let cmd = self.elevation.command(&self.prompt, &invocation.argv());
-        let out = self.run(&cmd)?;
+        let result = self.run(&cmd);
         drop(staging);
 
+        let out = match result {
+            Ok(out) => out,
+            Err(e @ PrivilegedError::ScriptFailed { .. }) => {
+                // Some files may be in place already: journal those so `undo` can put them back.
+                let partial = self.entry(plan, &stamp, now, true, format!("failed part-way: {e}"));
+                if let (Some(j), false) = (self.journal, partial.files.is_empty()) {
+                    j.save(&partial)?;
+                }
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        let applied = self.entry(plan, &stamp, now, false, String::from_utf8_lossy(&out.stdout).replace('\r', "\n"));
+        if let Some(j) = self.journal {
+            j.save(&applied)?;
+        }
+        Ok(Some(applied))
+    }
+
+    /// The journal entry of `plan` applied with `stamp`. With `only_changed`, files that show
+    /// no sign of having been touched (no backup, not newly created) are left out.
+    fn entry(&self, plan: &Plan, stamp: &str, now: u64, only_changed: bool, log: String) -> AppliedPlan {
         let files = plan
             .files
             .iter()
-            .map(|f| {
-                let backup = backup_path(&f.path, &stamp);
+            .filter_map(|f| {
+                let backup = backup_path(&f.path, stamp);
                 let backup = fs::symlink_metadata(&backup).is_ok().then_some(backup);
+                let created = f.before.is_none() && fs::symlink_metadata(&f.path).is_ok();
+                if only_changed && backup.is_none() && !created {
+                    return None;
+                }
                 let (deleted, mode, owner, secret) = match &f.change {
                     FileChange::Write { mode, owner, secret, .. } => (false, Some(*mode), Some(*owner), *secret),
                     FileChange::Delete => (true, None, None, false),
                 };
-                AppliedFile {
-                    path: f.path.clone(),
-                    deleted,
-                    mode,
-                    owner,
-                    secret,
-                    existed_before: f.before.is_some() || backup.is_some(),
-                    backup,
-                }
+                let existed_before = f.before.is_some() || backup.is_some();
+                Some(AppliedFile { path: f.path.clone(), deleted, mode, owner, secret, existed_before, backup })
             })
             .collect();
-        let applied = AppliedPlan {
-            id: stamp,
+        AppliedPlan {
+            id: stamp.to_string(),
             applied_at: time::rfc3339(now),
             unix_time: now,
             elevation: self.elevation,
@@ -126,12 +145,8 @@ impl<'a> Applier<'a> {
             files,
             restart: plan.restart.as_ref().map(|r| r.argv.clone()),
             undo_of: plan.undo_of.clone(),
-            log: String::from_utf8_lossy(&out.stdout).replace('\r', "\n"),
-        };
-        if let Some(j) = self.journal {
-            j.save(&applied)?;
+            log,
         }
-        Ok(Some(applied))
     }
 
     /// A backup suffix no target (and no journal entry) uses yet.
