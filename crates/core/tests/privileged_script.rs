@@ -81,7 +81,7 @@ fn hostile_paths_and_contents_land_exactly_and_nothing_executes() {
 
     let c1 = format!("$(touch {mk}/c1)\n`touch {mk}/c2`\n").into_bytes();
     let c2 = b"\0binary\xff\xfe no newline".to_vec();
-    let c3 = format!("line 1\r\nline 2 'single' \"double\" $((1+1)) ${{HOME}} *\n\n\n").into_bytes();
+    let c3 = b"line 1\r\nline 2 'single' \"double\" $((1+1)) ${HOME} *\n\n\n".to_vec();
     let c4 = Vec::new();
     let c5 = b"replaced\n".to_vec();
 
