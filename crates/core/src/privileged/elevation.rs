@@ -114,7 +114,8 @@ impl Elevation {
                     v.push("-e".into());
                     v.push(line.into());
                 }
-                v.push(prompt.into());
+                // The first argument after the statements; a leading `-` would read as an option.
+                v.push(prompt.trim_start_matches('-').into());
             }
             Elevation::Pkexec => v.push("pkexec".into()),
             Elevation::Sudo => {
