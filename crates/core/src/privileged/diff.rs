@@ -13,6 +13,9 @@ pub fn render(plan: &Plan) -> String {
     for file in &plan.files {
         render_file(&mut out, file);
     }
+    if plan.files.iter().any(|f| f.before.is_some()) {
+        let _ = writeln!(out, "existing files are first backed up as <file>.builderbar-backup-<time>");
+    }
     if let Some(r) = &plan.restart {
         let _ = writeln!(out, "then run: {}", r.argv.join(" "));
     }
@@ -129,6 +132,7 @@ mod tests {
              diff {r}/machines\nnew file, mode 0644, owner 0:0\n--- /dev/null\n+++ {r}/machines\n@@ -0,0 +1 @@\n+ssh-ng://builder@x\n\
              diff {r}/key\nnew file, mode 0600, owner 0:0\n(secret contents not shown, 11 bytes)\n\
              diff {r}/old\ndeleted file (a backup is kept)\n--- {r}/old\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n\
+             existing files are first backed up as <file>.builderbar-backup-<time>\n\
              then run: launchctl kickstart -k system/org.nixos.nix-daemon\n"
         );
         assert_eq!(plan.diff(), expected);

@@ -194,6 +194,9 @@ impl Plan {
 
     fn check_new(&self, path: &Path) -> Result<(), PrivilegedError> {
         check_target(path)?;
+        if !path.parent().is_some_and(Path::is_dir) {
+            return Err(invalid(path, "its directory does not exist"));
+        }
         if self.files.iter().any(|f| f.path == path) {
             return Err(invalid(path, "the Plan already changes this file"));
         }
@@ -298,6 +301,8 @@ mod tests {
         plan.write(&p, "x", 0o644, Owner::ROOT).unwrap();
         assert!(plan.delete(&p).is_err(), "a path twice in one Plan");
         assert!(plan.write(dir.path().join("g"), "x", 0o10644, Owner::ROOT).is_err());
+        let e = plan.write(dir.path().join("no/such/dir"), "x", 0o644, Owner::ROOT).unwrap_err();
+        assert!(e.to_string().ends_with("its directory does not exist"), "{e}");
     }
 
     #[test]
