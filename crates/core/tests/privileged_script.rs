@@ -351,3 +351,46 @@ fn failure_half_way_leaves_old_or_new_files_never_partial() {
     assert_eq!(fs::read(&first).unwrap(), b"first old\n");
     assert_eq!(fs::read(&second).unwrap(), b"second old\n");
 }
+
+/// macOS's /bin/sh is bash in POSIX mode, not dash: the script must behave the same there.
+#[test]
+fn script_behaves_the_same_under_bash_posix() {
+    if !is_root() {
+        return;
+    }
+    if std::process::Command::new("bash").arg("-c").arg("true").status().is_err() {
+        eprintln!("skipped: bash is not installed");
+        return;
+    }
+    let m = Markers::new();
+    let mk = m.path();
+    let base = tempfile::tempdir().unwrap();
+    let stage = tempfile::tempdir().unwrap();
+    fs::set_permissions(stage.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let target = base.path().join(format!("it's `touch {mk}/a` $(touch {mk}/b)\n"));
+    fs::create_dir_all(target.parent().unwrap()).unwrap();
+    let existing = base.path().join("exists \"here\"");
+    fs::write(&existing, "old").unwrap();
+    let src = stage.path().join("0");
+    fs::write(&src, format!("$(touch {mk}/c)\n")).unwrap();
+    let inv = Invocation {
+        staging: stage.path().into(),
+        staging_uid: 0,
+        stamp: "B1".into(),
+        ops: vec![
+            Op::Write { target: target.clone(), source: src.clone(), mode: 0o640, uid: 1, gid: 2 },
+            Op::Write { target: existing.clone(), source: src.clone(), mode: 0o600, uid: 0, gid: 0 },
+        ],
+        restart: Some(vec!["true".into()]),
+    };
+    let mut argv = inv.argv();
+    argv.splice(0..1, ["bash".into(), "--posix".into()]);
+    let cmd = builderbar_core::privileged::CommandSpec::new(argv);
+    let out = SystemRunner::default().run(&cmd).unwrap();
+    assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let want = format!("$(touch {mk}/c)\n");
+    assert_file(&target, want.as_bytes(), 0o640, 1, 2);
+    assert_file(&existing, want.as_bytes(), 0o600, 0, 0);
+    assert_eq!(fs::read(base.path().join("exists \"here\".builderbar-backup-B1")).unwrap(), b"old");
+    m.assert_untouched();
+}

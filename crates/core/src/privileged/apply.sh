@@ -21,7 +21,9 @@
 
 set -u
 umask 077
-PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH
+# The elevation tools already hand us a safe PATH (do shell script, sudo's secure_path,
+# pkexec); the system directories are appended only so the tools are found if it is empty.
+PATH=${PATH:+$PATH:}/usr/bin:/bin:/usr/sbin:/sbin
 export PATH
 
 tmp=
