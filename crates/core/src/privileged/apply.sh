@@ -16,6 +16,8 @@
 # must be a real directory (no symlink) owned by STAGING_UID and not writable by group or
 # others, and every SOURCE must be a regular file (not a symlink) that is not writable by
 # group or others. TARGETs must be absolute and must not be symlinks or directories.
+# (A process of that same user could change the staged files after the user saw the diff;
+# it could as well change Builderbar itself, so that is out of this script's reach.)
 # Every write goes to a temp file in the target's own directory and is renamed over the
 # target, so a failure at any point leaves the old file or the new one, never a mix.
 
@@ -51,7 +53,7 @@ is_mode() {
   [ ${#1} -le 4 ]
 }
 
-# True when PATH1 is not writable by group or others (and, with a uid, owned by it).
+# True when file $1 is not writable by group or others (and, given uid $2, is owned by it).
 untouchable() {
   if [ $# -gt 1 ]; then
     found=$(find "$1" -prune -user "$2" ! -perm -020 ! -perm -002 -print)

@@ -44,7 +44,9 @@ pub(crate) fn write_atomic_with(
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let prefix = format!(".{}{TMP_MARK}", name.to_string_lossy());
+    // The temp name stays well under NAME_MAX (255) whatever the target's name.
+    let short: String = name.to_string_lossy().chars().take(64).collect();
+    let prefix = format!(".{short}{TMP_MARK}");
     sweep_stale(dir, &prefix);
 
     let mut tmp =
@@ -106,6 +108,14 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"other");
         assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o644);
         assert!(litter(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn long_names_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("n".repeat(255));
+        write_atomic(&p, b"x", 0o644).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"x");
     }
 
     #[test]
