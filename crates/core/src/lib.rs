@@ -8,6 +8,7 @@ pub mod keys;
 pub mod metrics;
 pub mod nix;
 pub mod paths;
+pub mod privileged;
 pub mod settings;
 pub mod ssh;
 pub mod vm;
