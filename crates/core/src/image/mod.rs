@@ -3,6 +3,6 @@
 pub mod manifest;
 
 pub use manifest::{
-    DiskSpec, HostKeySpec, ImageManifest, KeyChannel, ManifestError, ShareSource, ShareSpec, SshSpec, MANIFEST_FILE,
-    SCHEMA_VERSION,
+    DiskFormat, DiskSpec, DiskTemplate, HostKeySpec, ImageManifest, KeyChannel, KeyFiles, ManifestError, ShareSource,
+    ShareSpec, SshSpec, MANIFEST_FILE, SCHEMA_VERSION,
 };
