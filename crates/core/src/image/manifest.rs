@@ -38,6 +38,10 @@ pub struct ImageManifest {
     /// The least memory the guest boots with, in MiB.
     #[serde(default = "default_min_memory")]
     pub min_memory_mib: u64,
+    /// A directory with the qemu this image comes with (`qemu-system-<arch>`, `qemu-img`), e.g.
+    /// nixpkgs' qemu, signed with the hypervisor entitlement on macOS. Without it the app finds qemu itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qemu: Option<PathBuf>,
 }
 
 fn default_min_memory() -> u64 {
@@ -252,6 +256,9 @@ impl ImageManifest {
         m.validate(path)?;
         m.kernel = base.join(&m.kernel);
         m.initrd = base.join(&m.initrd);
+        if let Some(q) = &mut m.qemu {
+            *q = base.join(&*q);
+        }
         for d in &mut m.disks {
             match d {
                 DiskSpec::Image { path: p, .. }
@@ -276,6 +283,9 @@ impl ImageManifest {
             if p.as_os_str().is_empty() {
                 return Err(field(path, name, "is empty".into()));
             }
+        }
+        if self.qemu.as_ref().is_some_and(|q| q.as_os_str().is_empty()) {
+            return Err(field(path, "qemu", "is empty".into()));
         }
         if self.console.is_empty() || !self.console.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(field(path, "console", format!("is \"{}\"; expected a device name like ttyS0", self.console)));

@@ -166,6 +166,18 @@ fn state_disk_template_resolves_against_the_manifest() {
 }
 
 #[test]
+fn qemu_directory_is_optional_and_resolves() {
+    let m = ImageManifest::parse(GOOD, Path::new("/img/builderbar-image.json")).unwrap();
+    assert_eq!(m.qemu, None);
+    let text = with(|v| v["qemu"] = "qemu/bin".into());
+    let m = ImageManifest::parse(&text, Path::new("/img/builderbar-image.json")).unwrap();
+    assert_eq!(m.qemu, Some(PathBuf::from("/img/qemu/bin")));
+    let text = with(|v| v["qemu"] = "".into());
+    let err = ImageManifest::parse(&text, Path::new("/img/builderbar-image.json")).unwrap_err();
+    assert!(err.to_string().contains("field `qemu` is empty"), "{err}");
+}
+
+#[test]
 fn not_json_and_missing_file_are_clear() {
     let err = ImageManifest::parse("{ nope", Path::new("/img/builderbar-image.json")).unwrap_err();
     assert!(err.to_string().starts_with("image manifest /img/builderbar-image.json is not valid"));
