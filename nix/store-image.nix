@@ -1,0 +1,37 @@
+# The guest's read-only Nix store as an erofs image labelled `nix-store`, built on the host
+# (the Mac) from the closure of the guest system plus its registration info. This is what
+# qemu-vm.nix's runner makes in $TMPDIR on every start (useNixStoreImage); here it is a
+# derivation, so it is made once and reused.
+{
+  runCommand,
+  closureInfo,
+  gnutar,
+  erofs-utils,
+  toplevel,
+  regInfo,
+}:
+let
+  closure = closureInfo {
+    rootPaths = [
+      toplevel
+      regInfo
+    ];
+  };
+in
+runCommand "builderbar-store-image"
+  {
+    nativeBuildInputs = [
+      gnutar
+      erofs-utils
+    ];
+    passthru = { inherit closure; };
+  }
+  ''
+    # Store paths become top-level entries of the image (it is mounted at /nix/.ro-store);
+    # names that Nix on a case-insensitive macOS volume suffixed get their real name back.
+    tar --create --absolute-names --verbatim-files-from \
+      --transform 'flags=rSh;s|^/nix/store/||' \
+      --transform 'flags=rSh;s|~nix~case~hack~[0-9]\+||g' \
+      --files-from ${closure}/store-paths \
+      | mkfs.erofs --quiet --force-uid=0 --force-gid=0 -L nix-store -T 0 --tar=f "$out"
+  ''
