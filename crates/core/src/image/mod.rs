@@ -1,6 +1,7 @@
 //! Builder images: the manifest contract (`builderbar-image.json`) and where images come from.
 
 pub mod manifest;
+pub mod nix_provider;
 
 pub use manifest::{
     DiskFormat, DiskSpec, DiskTemplate, HostKeySpec, ImageManifest, KeyChannel, KeyFiles, ManifestError, ShareSource,
