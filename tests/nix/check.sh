@@ -4,6 +4,7 @@
 # prints byte-identical output). Install the two tools with:
 #   cargo install --locked deadnix@1.3.1 nixfmt_rs@0.5.3
 # Usage: tests/nix/check.sh [--fix]   (--fix formats the files instead of checking them)
+# With BUILDERBAR_NIXPKGS_LIB=/path/to/nixpkgs/lib it also evaluates our modules (eval-modules.nix).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -48,6 +49,14 @@ if [ $fix = yes ]; then
 else
   check "no dead code (deadnix)" "$deadnix" --fail "${files[@]}"
   check "formatted (nixfmt --check)" "$nixfmt" --check "${files[@]}"
+fi
+
+# Our modules against nixpkgs' lib, with NixOS and nix-darwin stubbed (no nixpkgs here in CI).
+if [ -n "${BUILDERBAR_NIXPKGS_LIB:-}" ]; then
+  check "modules evaluate (tests/nix/eval-modules.nix)" \
+    "$nix_instantiate" --eval --strict --arg lib "import $BUILDERBAR_NIXPKGS_LIB" tests/nix/eval-modules.nix
+else
+  echo "skipped: modules evaluate (set BUILDERBAR_NIXPKGS_LIB to a nixpkgs lib/ directory)"
 fi
 
 echo "nix checks: $passed passed, $failed failed"
