@@ -14,6 +14,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::error::UserFacing;
+use crate::host::{Host, Os};
 use crate::image::manifest::{ImageManifest, ManifestError};
 
 /// Where an image comes from.
@@ -23,6 +24,39 @@ pub enum ImageSource {
     Flake(String),
     /// A Nix file, optionally an attribute in it and `--argstr` arguments; built with `nix-build`.
     File { path: PathBuf, attr: Option<String>, args: Vec<(String, String)> },
+}
+
+/// The two images of the bootstrap (docs/flake.md): nixpkgs' stock builder, substituted, then
+/// Builderbar's hardened image, built on the running stock builder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Stock,
+    Hardened,
+}
+
+impl Stage {
+    /// The flake package that holds this stage's image directory.
+    pub fn package(self) -> &'static str {
+        match self {
+            Stage::Stock => "builder-image-stock",
+            Stage::Hardened => "builder-image",
+        }
+    }
+}
+
+impl ImageSource {
+    /// `<flake>#packages.<system>.<stage package>` for a Mac; the flake has no images for Linux
+    /// hosts (they build natively and use the test guest), so those get `None`.
+    pub fn flake_image(flake: &str, host: Host, stage: Stage) -> Option<ImageSource> {
+        match host.os {
+            Os::Macos => Some(ImageSource::Flake(format!(
+                "{flake}#packages.{}-darwin.{}",
+                host.arch.qemu_name(),
+                stage.package()
+            ))),
+            Os::Linux => None,
+        }
+    }
 }
 
 /// A command line for one Nix program: what [`NixProvider::command`] returns and runs.

@@ -217,3 +217,15 @@ fn nix_is_found_on_path_or_where_installers_put_it() {
     std::fs::rename(&nix_build, profile.join("nix-build")).unwrap();
     assert_eq!(locate_nix_bin_dir(Some(std::ffi::OsStr::new("/nonexistent")), Some(dir.path())), Some(profile));
 }
+
+#[test]
+fn bootstrap_images_are_flake_packages_of_the_mac() {
+    let stock = ImageSource::flake_image("github:o/builderbar", Host::MACOS_AARCH64, Stage::Stock);
+    assert_eq!(
+        stock,
+        Some(ImageSource::Flake("github:o/builderbar#packages.aarch64-darwin.builder-image-stock".into()))
+    );
+    let hardened = ImageSource::flake_image(".", Host::MACOS_X86_64, Stage::Hardened);
+    assert_eq!(hardened, Some(ImageSource::Flake(".#packages.x86_64-darwin.builder-image".into())));
+    assert_eq!(ImageSource::flake_image(".", Host::LINUX_X86_64, Stage::Stock), None);
+}
