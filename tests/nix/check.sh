@@ -53,10 +53,11 @@ fi
 
 # Our modules against nixpkgs' lib, with NixOS and nix-darwin stubbed (no nixpkgs here in CI).
 if [ -n "${BUILDERBAR_NIXPKGS_LIB:-}" ]; then
-  check "modules evaluate (tests/nix/eval-modules.nix)" \
-    "$nix_instantiate" --eval --strict --arg lib "import $BUILDERBAR_NIXPKGS_LIB" tests/nix/eval-modules.nix
+  eval_with_lib() { "$nix_instantiate" --eval --strict --arg lib "import $BUILDERBAR_NIXPKGS_LIB" "$1" >/dev/null; }
+  check "modules evaluate (tests/nix/eval-modules.nix)" eval_with_lib tests/nix/eval-modules.nix
+  check "flake outputs evaluate (tests/nix/eval-flake.nix)" eval_with_lib tests/nix/eval-flake.nix
 else
-  echo "skipped: modules evaluate (set BUILDERBAR_NIXPKGS_LIB to a nixpkgs lib/ directory)"
+  echo "skipped: modules and flake outputs evaluate (set BUILDERBAR_NIXPKGS_LIB to a nixpkgs lib/ directory)"
 fi
 
 echo "nix checks: $passed passed, $failed failed"

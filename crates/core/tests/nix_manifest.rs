@@ -112,6 +112,42 @@ fn builderbar_manifest_from_nix_parses_in_rust() {
     assert_eq!(m.qemu, None);
 }
 
+/// With nixpkgs' lib at hand (BUILDERBAR_NIXPKGS_LIB), the manifests as flake.nix's images
+/// assemble them from a darwin.linux-builder-shaped configuration parse too.
+#[test]
+fn flake_image_manifests_parse_in_rust() {
+    let Some(lib) = std::env::var_os("BUILDERBAR_NIXPKGS_LIB") else {
+        eprintln!("skipped: BUILDERBAR_NIXPKGS_LIB is not set");
+        return;
+    };
+    if !have_nix() {
+        return;
+    }
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json", "--arg", "lib"])
+        .arg(format!("import {}", Path::new(&lib).display()))
+        .arg(repo().join("tests/nix/eval-flake.nix"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let both: std::collections::BTreeMap<String, String> = serde_json::from_slice(&out.stdout).unwrap();
+    let stock = ImageManifest::parse(&both["stock"], Path::new("/nix/store/s-image/builderbar-image.json")).unwrap();
+    assert!(matches!(stock.host_key, HostKeySpec::Fixed { .. }));
+    assert_eq!(stock.shares.len(), 3);
+    let hardened =
+        ImageManifest::parse(&both["builderbar"], Path::new("/nix/store/h-image/builderbar-image.json")).unwrap();
+    assert_eq!(hardened.host_key, HostKeySpec::Runtime);
+    assert_eq!(
+        hardened.disks[0],
+        DiskSpec::Image {
+            path: "/nix/store/h-image/store.img".into(),
+            format: DiskFormat::Raw,
+            read_only: true,
+            serial: None,
+        }
+    );
+}
+
 #[test]
 fn manifest_nix_refuses_a_stock_image_without_its_host_key() {
     if !have_nix() {
