@@ -66,7 +66,8 @@ runCommand "builderbar-image-${variant}-${manifest.system}"
     # guest only mounts /dev/disk/by-label/nixos. The template is that empty filesystem.
     + lib.optionalString stock ''
       truncate -s ${toString templateSizeMiB}M root.raw
-      mkfs.ext4 -q -L nixos root.raw
+      mkfs.ext4 -q -F -L nixos -U 0d3c1b2a-5e4f-4a6b-8c7d-9e0f1a2b3c4d \
+        -E lazy_itable_init=1,lazy_journal_init=1,hash_seed=0d3c1b2a-5e4f-4a6b-8c7d-9e0f1a2b3c4d root.raw
       qemu-img convert -f raw -O qcow2 root.raw "$out/state-template.qcow2"
       rm root.raw
     ''

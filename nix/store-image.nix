@@ -29,9 +29,11 @@ runCommand "builderbar-store-image"
   ''
     # Store paths become top-level entries of the image (it is mounted at /nix/.ro-store);
     # names that Nix on a case-insensitive macOS volume suffixed get their real name back.
+    # Symlink targets stay as they are (S); a fixed UUID and -T 0 keep the image reproducible.
     tar --create --absolute-names --verbatim-files-from \
       --transform 'flags=rSh;s|^/nix/store/||' \
       --transform 'flags=rSh;s|~nix~case~hack~[0-9]\+||g' \
       --files-from ${closure}/store-paths \
-      | mkfs.erofs --quiet --force-uid=0 --force-gid=0 -L nix-store -T 0 --tar=f "$out"
+      | mkfs.erofs --quiet --force-uid=0 --force-gid=0 -L nix-store -T 0 \
+          -U 6b1d3e0a-4c2f-4d8e-9a57-0c3b8f1e2d47 --tar=f "$out"
   ''
