@@ -255,11 +255,16 @@ impl NixProvider {
             stdout.read_to_string(&mut buf).await.map(|_| buf)
         });
         let mut parser = ProgressParser::default();
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            for event in parser.feed(&line) {
+        // Read to the end whatever the bytes are (a build log need not be UTF-8): stopping
+        // early would leave Nix blocked on a full pipe.
+        let mut stderr = BufReader::new(stderr);
+        let mut line = Vec::new();
+        while stderr.read_until(b'\n', &mut line).await.is_ok_and(|n| n > 0) {
+            let text = String::from_utf8_lossy(&line);
+            for event in parser.feed(text.trim_end_matches(['\n', '\r'])) {
                 on_event(event);
             }
+            line.clear();
         }
         let status = child.wait().await.map_err(|e| NixError::Failed { status: "?".into(), message: e.to_string() })?;
         let stdout = out_task

@@ -229,3 +229,36 @@ fn bootstrap_images_are_flake_packages_of_the_mac() {
     assert_eq!(hardened, Some(ImageSource::Flake(".#packages.x86_64-darwin.builder-image".into())));
     assert_eq!(ImageSource::flake_image(".", Host::LINUX_X86_64, Stage::Stock), None);
 }
+
+/// A stand-in `nix-build` that floods stderr with non-UTF-8 lines (more than a pipe holds)
+/// and then prints an image directory: the provider reads it all and returns the image.
+#[tokio::test]
+async fn any_stderr_bytes_are_read_to_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("image");
+    std::fs::create_dir(&image).unwrap();
+    let manifest = r#"{"schema": 1, "name": "fake", "system": "x86_64-linux", "kernel": "k", "initrd": "i",
+        "console": "ttyS0", "ssh": {"user": "builder"}, "host_key": {"kind": "runtime"},
+        "keys": {"channel": "fw_cfg", "prefix": "opt/builderbar"}}"#;
+    std::fs::write(image.join(crate::image::MANIFEST_FILE), manifest).unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let script = format!(
+        "#!/bin/sh\ni=0\nwhile [ $i -lt 3000 ]; do printf 'log line %s \\377\\376 with bytes that are not UTF-8\\n' $i >&2; \
+         i=$((i+1)); done\necho {}\n",
+        image.display()
+    );
+    let fake = bin.join("nix-build");
+    std::fs::write(&fake, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let mut logs = 0;
+    let source = ImageSource::File { path: "/unused.nix".into(), attr: None, args: vec![] };
+    let built =
+        NixProvider::new().bin_dir(&bin).build(&source, |e| logs += usize::from(matches!(e, NixEvent::Log(_)))).await;
+    let built = built.unwrap();
+    assert_eq!(built.dir, image);
+    assert_eq!(built.manifest.name, "fake");
+    assert_eq!(logs, 3000);
+}
