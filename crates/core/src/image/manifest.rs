@@ -38,6 +38,10 @@ pub struct ImageManifest {
     /// The least memory the guest boots with, in MiB.
     #[serde(default = "default_min_memory")]
     pub min_memory_mib: u64,
+    /// A directory with the qemu this image comes with (`qemu-system-<arch>`, `qemu-img`), e.g.
+    /// nixpkgs' qemu, signed with the hypervisor entitlement on macOS. Without it the app finds qemu itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qemu: Option<PathBuf>,
 }
 
 fn default_min_memory() -> u64 {
@@ -72,9 +76,58 @@ pub enum HostKeySpec {
 #[serde(tag = "channel", rename_all = "snake_case", deny_unknown_fields)]
 pub enum KeyChannel {
     /// `-fw_cfg name=<prefix>/<file>,file=...`; read at /sys/firmware/qemu_fw_cfg/by_name/.
-    FwCfg { prefix: String },
-    /// A 9p share of the keys directory, mounted by the guest under `tag`.
-    Share { tag: String },
+    FwCfg {
+        prefix: String,
+        #[serde(default)]
+        files: KeyFiles,
+    },
+    /// A 9p share of the keys directory, mounted by the guest under `tag`. With a `mapped-*`
+    /// security model the app records what it writes as owned by root (uid 0, gid 0), so the
+    /// guest's sshd accepts the files (StrictModes).
+    Share {
+        tag: String,
+        /// qemu's 9p security model for this share (nixpkgs' darwin builder uses `mapped-xattr`).
+        #[serde(default = "default_security_model")]
+        security_model: String,
+        #[serde(default)]
+        files: KeyFiles,
+    },
+}
+
+impl KeyChannel {
+    /// The names under which the guest looks for each key in the channel.
+    pub fn files(&self) -> &KeyFiles {
+        match self {
+            KeyChannel::FwCfg { files, .. } | KeyChannel::Share { files, .. } => files,
+        }
+    }
+}
+
+/// File names inside the key channel. The defaults suit Builderbar's own guests; a stock image
+/// names what it expects (nixpkgs' darwin builder reads `/var/keys/builder_ed25519.pub`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyFiles {
+    /// The client's public key, one OpenSSH `authorized_keys` line.
+    #[serde(default = "default_authorized_keys")]
+    pub authorized_keys: String,
+    /// The guest's private host key (OpenSSH format); only written when `host_key` is `runtime`.
+    #[serde(default = "default_host_key_file")]
+    pub host_key: String,
+}
+
+impl Default for KeyFiles {
+    fn default() -> Self {
+        KeyFiles { authorized_keys: default_authorized_keys(), host_key: default_host_key_file() }
+    }
+}
+
+fn default_authorized_keys() -> String {
+    "authorized_keys".into()
+}
+
+fn default_host_key_file() -> String {
+    "ssh_host_ed25519_key".into()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +146,20 @@ pub enum DiskSpec {
     State {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         serial: Option<String>,
+        /// Create the disk as a copy of this image instead of empty (a guest that does not
+        /// format its own disk, e.g. nixpkgs' darwin builder expects ext4 labelled `nixos`).
+        /// The disk then has the template's size.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        template: Option<DiskTemplate>,
     },
+}
+
+/// A disk image file that seeds the state disk; its path resolves like the other paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiskTemplate {
+    pub path: PathBuf,
+    pub format: DiskFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,9 +256,16 @@ impl ImageManifest {
         m.validate(path)?;
         m.kernel = base.join(&m.kernel);
         m.initrd = base.join(&m.initrd);
+        if let Some(q) = &mut m.qemu {
+            *q = base.join(&*q);
+        }
         for d in &mut m.disks {
-            if let DiskSpec::Image { path: p, .. } = d {
-                *p = base.join(&*p);
+            match d {
+                DiskSpec::Image { path: p, .. }
+                | DiskSpec::State { template: Some(DiskTemplate { path: p, .. }), .. } => {
+                    *p = base.join(&*p);
+                }
+                DiskSpec::State { template: None, .. } => {}
             }
         }
         Ok(m)
@@ -210,6 +283,9 @@ impl ImageManifest {
             if p.as_os_str().is_empty() {
                 return Err(field(path, name, "is empty".into()));
             }
+        }
+        if self.qemu.as_ref().is_some_and(|q| q.as_os_str().is_empty()) {
+            return Err(field(path, "qemu", "is empty".into()));
         }
         if self.console.is_empty() || !self.console.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(field(path, "console", format!("is \"{}\"; expected a device name like ttyS0", self.console)));
@@ -230,13 +306,31 @@ impl ImageManifest {
             }
         }
         match &self.keys {
-            KeyChannel::FwCfg { prefix } if !is_plain_name(prefix, true) => {
+            KeyChannel::FwCfg { prefix, .. } if !is_plain_name(prefix, true) => {
                 return Err(field(path, "keys.prefix", format!("is \"{prefix}\"; expected e.g. opt/builderbar")));
             }
-            KeyChannel::Share { tag } if !is_plain_name(tag, false) => {
+            KeyChannel::Share { tag, .. } if !is_plain_name(tag, false) => {
                 return Err(field(path, "keys.tag", format!("is \"{tag}\"; expected a 9p mount tag")));
             }
+            KeyChannel::Share { security_model, .. } if !is_security_model(security_model) => {
+                return Err(field(path, "keys.security_model", format!("is \"{security_model}\"")));
+            }
             _ => {}
+        }
+        let files = self.keys.files();
+        for (name, value) in
+            [("keys.files.authorized_keys", &files.authorized_keys), ("keys.files.host_key", &files.host_key)]
+        {
+            if !is_plain_name(value, false) {
+                return Err(field(path, name, format!("is \"{value}\"; expected a plain file name")));
+            }
+        }
+        for (i, d) in self.disks.iter().enumerate() {
+            if let DiskSpec::State { template: Some(t), .. } = d {
+                if t.path.as_os_str().is_empty() {
+                    return Err(field(path, &format!("disks[{i}].template.path"), "is empty".into()));
+                }
+            }
         }
         if self.disks.iter().filter(|d| matches!(d, DiskSpec::State { .. })).count() > 1 {
             return Err(field(path, "disks", "names more than one state disk".into()));
@@ -245,8 +339,7 @@ impl ImageManifest {
             if !is_plain_name(&s.tag, false) {
                 return Err(field(path, &format!("shares[{i}].tag"), format!("is \"{}\"", s.tag)));
             }
-            if !matches!(s.security_model.as_str(), "none" | "mapped" | "mapped-xattr" | "mapped-file" | "passthrough")
-            {
+            if !is_security_model(&s.security_model) {
                 return Err(field(
                     path,
                     &format!("shares[{i}].security_model"),
@@ -273,6 +366,10 @@ impl ImageManifest {
             crate::host::Arch::X86_64
         }
     }
+}
+
+fn is_security_model(s: &str) -> bool {
+    matches!(s, "none" | "mapped" | "mapped-xattr" | "mapped-file" | "passthrough")
 }
 
 /// Names that end up inside qemu option values: no commas, no `=`, no spaces.

@@ -1,8 +1,9 @@
 //! Builder images: the manifest contract (`builderbar-image.json`) and where images come from.
 
 pub mod manifest;
+pub mod nix_provider;
 
 pub use manifest::{
-    DiskSpec, HostKeySpec, ImageManifest, KeyChannel, ManifestError, ShareSource, ShareSpec, SshSpec, MANIFEST_FILE,
-    SCHEMA_VERSION,
+    DiskFormat, DiskSpec, DiskTemplate, HostKeySpec, ImageManifest, KeyChannel, KeyFiles, ManifestError, ShareSource,
+    ShareSpec, SshSpec, MANIFEST_FILE, SCHEMA_VERSION,
 };

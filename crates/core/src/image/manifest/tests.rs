@@ -72,6 +72,31 @@ fn bad_manifests_name_their_field() {
             |v| v["shares"][0]["security_model"] = "yolo".into(),
             "field `shares[0].security_model` is \"yolo\"",
         ),
+        (
+            "bad key share model",
+            |v| v["keys"] = serde_json::json!({"channel":"share","tag":"keys","security_model":"yolo"}),
+            "field `keys.security_model` is \"yolo\"",
+        ),
+        (
+            "key file with slash",
+            |v| v["keys"]["files"] = serde_json::json!({"authorized_keys":"../etc/passwd"}),
+            "field `keys.files.authorized_keys` is \"../etc/passwd\"",
+        ),
+        (
+            "unknown key file role",
+            |v| v["keys"]["files"] = serde_json::json!({"client": "x"}),
+            "field `client` is not a known field",
+        ),
+        (
+            "template without format",
+            |v| v["disks"] = serde_json::json!([{"kind":"state","template":{"path":"t.qcow2"}}]),
+            "field `format` is missing",
+        ),
+        (
+            "empty template path",
+            |v| v["disks"] = serde_json::json!([{"kind":"state","template":{"path":"","format":"qcow2"}}]),
+            "field `disks[0].template.path` is empty",
+        ),
         ("tiny memory", |v| v["min_memory_mib"] = 16.into(), "field `min_memory_mib` is 16; at least 128"),
     ];
     for (what, edit, expected) in cases {
@@ -82,6 +107,74 @@ fn bad_manifests_name_their_field() {
         assert!(msg.contains(expected), "{what}: expected «{expected}» in «{msg}»");
         assert!(!err.hint().is_empty());
     }
+}
+
+#[test]
+fn key_files_default_and_can_be_named() {
+    let m = ImageManifest::parse(GOOD, Path::new("/img/builderbar-image.json")).unwrap();
+    assert_eq!(m.keys.files(), &KeyFiles::default());
+    assert_eq!(m.keys.files().authorized_keys, "authorized_keys");
+    assert_eq!(m.keys.files().host_key, "ssh_host_ed25519_key");
+    // nixpkgs' darwin builder: a 9p share, mapped-xattr, sshd reads /var/keys/builder_ed25519.pub.
+    let text = with(|v| {
+        v["keys"] = serde_json::json!({
+            "channel": "share", "tag": "keys", "security_model": "mapped-xattr",
+            "files": { "authorized_keys": "builder_ed25519.pub" }
+        })
+    });
+    let m = ImageManifest::parse(&text, Path::new("/img/builderbar-image.json")).unwrap();
+    match &m.keys {
+        KeyChannel::Share { tag, security_model, files } => {
+            assert_eq!(tag, "keys");
+            assert_eq!(security_model, "mapped-xattr");
+            assert_eq!(files.authorized_keys, "builder_ed25519.pub");
+            assert_eq!(files.host_key, "ssh_host_ed25519_key");
+        }
+        other => panic!("expected a share, got {other:?}"),
+    }
+    // Without a security model a key share uses `none`, like other shares.
+    let text = with(|v| v["keys"] = serde_json::json!({"channel": "share", "tag": "keys"}));
+    let m = ImageManifest::parse(&text, Path::new("/img/builderbar-image.json")).unwrap();
+    assert!(matches!(&m.keys, KeyChannel::Share { security_model, .. } if security_model == "none"));
+}
+
+#[test]
+fn state_disk_template_resolves_against_the_manifest() {
+    let text = with(|v| {
+        v["disks"] = serde_json::json!([
+            { "kind": "image", "path": "store.img", "format": "raw", "read_only": true },
+            { "kind": "state", "serial": "root", "template": { "path": "state.qcow2", "format": "qcow2" } }
+        ])
+    });
+    let m = ImageManifest::parse(&text, Path::new("/images/stock/builderbar-image.json")).unwrap();
+    assert_eq!(
+        m.disks[1],
+        DiskSpec::State {
+            serial: Some("root".into()),
+            template: Some(DiskTemplate {
+                path: PathBuf::from("/images/stock/state.qcow2"),
+                format: DiskFormat::Qcow2
+            }),
+        }
+    );
+    // A manifest without a template keeps meaning "an empty disk".
+    let m = ImageManifest::parse(GOOD, Path::new("/img/builderbar-image.json")).unwrap();
+    assert_eq!(m.disks[0], DiskSpec::State { serial: Some("bb-state".into()), template: None });
+    // Round trip: serializing leaves no `template: null` behind.
+    let json = serde_json::to_value(&m.disks[0]).unwrap();
+    assert!(json.get("template").is_none(), "{json}");
+}
+
+#[test]
+fn qemu_directory_is_optional_and_resolves() {
+    let m = ImageManifest::parse(GOOD, Path::new("/img/builderbar-image.json")).unwrap();
+    assert_eq!(m.qemu, None);
+    let text = with(|v| v["qemu"] = "qemu/bin".into());
+    let m = ImageManifest::parse(&text, Path::new("/img/builderbar-image.json")).unwrap();
+    assert_eq!(m.qemu, Some(PathBuf::from("/img/qemu/bin")));
+    let text = with(|v| v["qemu"] = "".into());
+    let err = ImageManifest::parse(&text, Path::new("/img/builderbar-image.json")).unwrap_err();
+    assert!(err.to_string().contains("field `qemu` is empty"), "{err}");
 }
 
 #[test]

@@ -1,0 +1,103 @@
+{
+  description = "Builderbar: a Linux builder for every Mac with Nix, in the menu bar";
+
+  # The stable darwin branch: Hydra builds darwin.linux-builder (and the whole Linux closure
+  # of its guest) for it before the branch advances, so stage 1 substitutes from
+  # cache.nixos.org with no extra trust. See docs/flake.md.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-25.05-darwin";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      inherit (nixpkgs) lib;
+      darwinSystems = [
+        "aarch64-darwin"
+        "x86_64-darwin"
+      ];
+      linuxSystems = [
+        "aarch64-linux"
+        "x86_64-linux"
+      ];
+      forSystems = systems: f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
+      forAll = forSystems (darwinSystems ++ linuxSystems);
+      guestOf = builtins.replaceStrings [ "darwin" ] [ "linux" ];
+
+      # Stage 2's guest system for a Mac of this kind.
+      builderSystem =
+        system:
+        lib.nixosSystem {
+          modules = [
+            self.nixosModules.builder
+            { nixpkgs.hostPlatform = guestOf system; }
+          ];
+        };
+
+      darwinPackages =
+        pkgs:
+        let
+          stock = pkgs.callPackage ./nix/image-stock.nix { };
+        in
+        {
+          builder-image-stock = stock;
+          builder-image = pkgs.callPackage ./nix/image-builderbar.nix {
+            nixosConfig = (builderSystem pkgs.stdenv.hostPlatform.system).config;
+            qemu = stock.nixosConfig.virtualisation.qemu.package;
+          };
+        };
+    in
+    {
+      packages = forAll (
+        pkgs:
+        {
+          default = pkgs.callPackage ./nix/package.nix { };
+        }
+        // lib.optionalAttrs pkgs.stdenv.hostPlatform.isDarwin (darwinPackages pkgs)
+      );
+
+      apps = forAll (pkgs: {
+        default = {
+          type = "app";
+          program = lib.getExe self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+        };
+      });
+
+      nixosModules.builder = ./nix/builder-module.nix;
+      nixosConfigurations = lib.genAttrs darwinSystems (system: builderSystem system);
+
+      darwinModules.default = import ./nix/darwin-module.nix self;
+
+      devShells = forAll (pkgs: {
+        default = pkgs.callPackage ./nix/devshell.nix { };
+      });
+
+      formatter = forAll (pkgs: pkgs.nixfmt-rfc-style);
+
+      checks = forAll (
+        pkgs:
+        {
+          nix-lint = pkgs.callPackage ./nix/check-lint.nix { src = self; };
+          # The manifest the two images write, as the Rust parser sees it.
+          manifest =
+            pkgs.runCommand "builderbar-manifest-check"
+              {
+                stock = builtins.toJSON (import ./nix/manifest.nix (import ./tests/nix/sample-args.nix).stock);
+                builderbar = builtins.toJSON (
+                  import ./nix/manifest.nix (import ./tests/nix/sample-args.nix).builderbar
+                );
+                nativeBuildInputs = [ pkgs.jq ];
+              }
+              ''
+                echo "$stock" | jq -e '.schema == 1 and .host_key.kind == "fixed"'
+                echo "$builderbar" | jq -e '.schema == 1 and .host_key.kind == "runtime"'
+                touch "$out"
+              '';
+        }
+        // lib.optionalAttrs pkgs.stdenv.hostPlatform.isDarwin {
+          # Evaluates both images' manifests against the pinned nixpkgs (a drift shows here).
+          stock-manifest = pkgs.writeText "stock-manifest.json" (
+            builtins.toJSON self.packages.${pkgs.stdenv.hostPlatform.system}.builder-image-stock.manifest
+          );
+        }
+      );
+    };
+}

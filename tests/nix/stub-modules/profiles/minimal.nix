@@ -1,0 +1,2 @@
+# Stands in for a nixpkgs profile in tests/nix/eval-modules.nix.
+{ }
