@@ -1,28 +1,14 @@
-//! Small filesystem helpers the core shares: atomic writes with a mode.
+//! Filesystem helpers for the core's own (unprivileged) files.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
-/// A crash leaves either the old file or the new one, never a partial file.
+/// Creates the parent directory, then writes atomically (see [`crate::privileged::write_atomic`]):
+/// a crash leaves either the old file or the new one, never a partial file.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
-        f.write_all(bytes)?;
-        // The mode given to open() is filtered by the umask; set it exactly.
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
     }
-    result
+    crate::privileged::write_atomic(path, bytes, mode).map_err(|e| e.source)
 }
 
 #[cfg(test)]
@@ -31,7 +17,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn writes_with_exact_mode_and_replaces() {
+    fn creates_the_directory_and_writes_with_exact_mode() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a/b.txt");
         write_atomic(&p, b"one", 0o600).unwrap();

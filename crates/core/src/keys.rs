@@ -7,8 +7,9 @@ use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
 use crate::error::UserFacing;
 use crate::fsutil::write_atomic;
 
-/// The key files of one install. The guest sees only `guest_dir`: its host key and the
-/// client's public key; the client's private key never leaves the host.
+/// The key files of one install. The guest sees only a channel directory written per start
+/// ([`InstallKeys::write_guest_channel`]): its host key and the client's public key; the
+/// client's private key never leaves the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallKeys {
     pub dir: PathBuf,
@@ -36,9 +37,6 @@ impl UserFacing for KeyError {
 
 pub const CLIENT_KEY: &str = "client_ed25519";
 pub const HOST_KEY: &str = "host_ed25519";
-/// File names inside `guest/`, as the guest expects them.
-pub const GUEST_HOST_KEY: &str = "ssh_host_ed25519_key";
-pub const GUEST_AUTHORIZED_KEYS: &str = "authorized_keys";
 
 impl InstallKeys {
     pub fn at(dir: &Path) -> InstallKeys {
@@ -57,13 +55,7 @@ impl InstallKeys {
     pub fn host_public_path(&self) -> PathBuf {
         self.dir.join(format!("{HOST_KEY}.pub"))
     }
-    /// What the guest receives (fw_cfg files or a share): host key + authorized_keys only.
-    pub fn guest_dir(&self) -> PathBuf {
-        self.dir.join("guest")
-    }
-
-    /// Makes sure both key pairs exist (generating what is missing) and the guest
-    /// directory mirrors them; repairs file modes. Idempotent.
+    /// Makes sure both key pairs exist (generating what is missing); repairs file modes. Idempotent.
     pub fn ensure(dir: &Path) -> Result<InstallKeys, KeyError> {
         let keys = InstallKeys::at(dir);
         std::fs::create_dir_all(dir).map_err(|source| KeyError::Write { path: dir.into(), source })?;
@@ -75,7 +67,6 @@ impl InstallKeys {
             }
             set_mode(&private, 0o600)?;
         }
-        keys.write_guest_dir()?;
         Ok(keys)
     }
 
@@ -87,16 +78,29 @@ impl InstallKeys {
         InstallKeys::ensure(dir)
     }
 
-    fn write_guest_dir(&self) -> Result<(), KeyError> {
-        let host = read_private(&self.host_private())?;
-        let client = self.client_public()?;
-        let g = self.guest_dir();
-        std::fs::create_dir_all(&g).map_err(|source| KeyError::Write { path: g.clone(), source })?;
-        set_mode(&g, 0o700)?;
-        let host_text = host.to_openssh(LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
-        write(&g.join(GUEST_HOST_KEY), host_text.as_bytes(), 0o600)?;
-        write(&g.join(GUEST_AUTHORIZED_KEYS), format!("{}\n", openssh(&client)).as_bytes(), 0o644)?;
-        Ok(())
+    /// Fills `dir` with exactly what the guest may see, under the names the image expects:
+    /// the client's public key and, when the host key is generated per install, the guest's
+    /// private host key. Anything else in `dir` is removed.
+    pub fn write_guest_channel(
+        &self,
+        dir: &Path,
+        authorized_keys: &str,
+        host_key: Option<&str>,
+    ) -> Result<Vec<PathBuf>, KeyError> {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(|source| KeyError::Write { path: dir.into(), source })?;
+        set_mode(dir, 0o700)?;
+        let auth = dir.join(authorized_keys);
+        write(&auth, format!("{}\n", openssh(&self.client_public()?)).as_bytes(), 0o644)?;
+        let mut written = vec![auth];
+        if let Some(name) = host_key {
+            let host = read_private(&self.host_private())?;
+            let text = host.to_openssh(LineEnding::LF).map_err(|e| KeyError::Generate(e.to_string()))?;
+            let p = dir.join(name);
+            write(&p, text.as_bytes(), 0o600)?;
+            written.push(p);
+        }
+        Ok(written)
     }
 
     pub fn client_public(&self) -> Result<PublicKey, KeyError> {
@@ -166,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn generates_once_with_private_modes_and_a_guest_dir_without_the_client_secret() {
+    fn generates_once_with_private_modes_and_a_guest_channel_without_the_client_secret() {
         let dir = tempfile::tempdir().unwrap();
         let k = InstallKeys::ensure(&dir.path().join("keys")).unwrap();
         assert_eq!(mode(&k.client_private()), 0o600);
@@ -175,13 +179,21 @@ mod tests {
         let first = std::fs::read(k.client_private()).unwrap();
         let again = InstallKeys::ensure(&k.dir).unwrap();
         assert_eq!(std::fs::read(again.client_private()).unwrap(), first, "ensure must not regenerate");
+        let chan = dir.path().join("channel");
+        std::fs::create_dir_all(&chan).unwrap();
+        std::fs::write(chan.join("stale"), "x").unwrap();
+        k.write_guest_channel(&chan, "authorized_keys", Some("ssh_host_ed25519_key")).unwrap();
         let mut guest: Vec<_> =
-            std::fs::read_dir(k.guest_dir()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            std::fs::read_dir(&chan).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         guest.sort();
-        assert_eq!(guest, [GUEST_AUTHORIZED_KEYS, GUEST_HOST_KEY]);
-        let auth = std::fs::read_to_string(k.guest_dir().join(GUEST_AUTHORIZED_KEYS)).unwrap();
-        assert!(auth.starts_with("ssh-ed25519 "));
+        assert_eq!(guest, ["authorized_keys", "ssh_host_ed25519_key"]);
+        let auth = std::fs::read_to_string(chan.join("authorized_keys")).unwrap();
         assert_eq!(auth.trim(), openssh(&k.client_public().unwrap()));
+        assert_eq!(mode(&chan.join("ssh_host_ed25519_key")), 0o600);
+        // A stock image with a fixed host key gets only the client's public key.
+        k.write_guest_channel(&chan, "builder_ed25519.pub", None).unwrap();
+        let names: Vec<_> = std::fs::read_dir(&chan).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["builder_ed25519.pub"]);
     }
 
     #[test]

@@ -1,8 +1,7 @@
 //! qemu's command line, composed from image manifest + settings + host: never hard-coded.
 
 use crate::host::{Arch, Host};
-use crate::image::{DiskSpec, ImageManifest, KeyChannel, ShareSource};
-use crate::keys::{InstallKeys, GUEST_AUTHORIZED_KEYS, GUEST_HOST_KEY};
+use crate::image::{DiskSpec, HostKeySpec, ImageManifest, KeyChannel, ShareSource};
 use crate::settings::Settings;
 use crate::vm::accel::Accel;
 use crate::vm::files::VmFiles;
@@ -30,22 +29,24 @@ impl QemuArgv {
     }
 }
 
+/// The qemu binary: the one the image brings (macOS: signed for HVF), else from PATH.
+pub fn qemu_program(image: &ImageManifest) -> String {
+    let name = format!("qemu-system-{}", image.guest_arch().qemu_name());
+    match &image.qemu {
+        Some(dir) => dir.join(name).display().to_string(),
+        None => name,
+    }
+}
+
 /// qemu option values are comma-separated; a literal comma is written as two.
 fn q(path: &std::path::Path) -> String {
     path.display().to_string().replace(',', ",,")
 }
 
 /// Builds the argv. The accelerator is already resolved for this host.
-pub fn qemu_argv(
-    host: Host,
-    image: &ImageManifest,
-    settings: &Settings,
-    accel: Accel,
-    files: &VmFiles,
-    keys: &InstallKeys,
-) -> QemuArgv {
+pub fn qemu_argv(host: Host, image: &ImageManifest, settings: &Settings, accel: Accel, files: &VmFiles) -> QemuArgv {
     let guest = image.guest_arch();
-    let program = format!("qemu-system-{}", guest.qemu_name());
+    let program = qemu_program(image);
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
 
@@ -114,7 +115,7 @@ pub fn qemu_argv(
                 ),
                 serial,
             ),
-            DiskSpec::State { serial } => (
+            DiskSpec::State { serial, .. } => (
                 format!("if=none,id={id},file={},format=qcow2,cache=writeback,discard=unmap", q(&files.state_disk())),
                 serial,
             ),
@@ -126,16 +127,21 @@ pub fn qemu_argv(
         a.extend(["-drive".into(), drive, "-device".into(), device]);
     }
 
+    let keys_dir = files.guest_keys_dir();
     match &image.keys {
-        KeyChannel::FwCfg { prefix } => {
-            for name in [GUEST_HOST_KEY, GUEST_AUTHORIZED_KEYS] {
-                a.extend(["-fw_cfg".into(), format!("name={prefix}/{name},file={}", q(&keys.guest_dir().join(name)))]);
+        KeyChannel::FwCfg { prefix, files: names } => {
+            let mut names = vec![&names.authorized_keys];
+            if image.host_key == HostKeySpec::Runtime {
+                names.insert(0, &image.keys.files().host_key);
+            }
+            for name in names {
+                a.extend(["-fw_cfg".into(), format!("name={prefix}/{name},file={}", q(&keys_dir.join(name)))]);
             }
         }
-        KeyChannel::Share { tag } => {
+        KeyChannel::Share { tag, security_model, .. } => {
             a.extend([
                 "-virtfs".into(),
-                format!("local,path={},security_model=none,mount_tag={tag},readonly=on", q(&keys.guest_dir())),
+                format!("local,path={},security_model={security_model},mount_tag={tag},readonly=on", q(&keys_dir)),
             ]);
         }
     }

@@ -60,6 +60,10 @@ impl VmFiles {
     pub fn stopping_marker(&self) -> PathBuf {
         self.vm_dir.join("stopping")
     }
+    /// What the guest receives through the image's key channel (fw_cfg files or a share).
+    pub fn guest_keys_dir(&self) -> PathBuf {
+        self.vm_dir.join("guest-keys")
+    }
     pub fn share_dir(&self, name: &str) -> PathBuf {
         self.vm_dir.join("shares").join(name)
     }

@@ -202,7 +202,7 @@ impl Supervisor {
         if !port_is_free(port) {
             return Err(VmError::PortInUse { port });
         }
-        let program = format!("qemu-system-{}", image.guest_arch().qemu_name());
+        let program = crate::vm::argv::qemu_program(&image);
         if which(&program).is_none() {
             return Err(VmError::QemuMissing { program: program.clone(), hint: qemu_install_hint(ctx.host, &program) });
         }
@@ -216,8 +216,10 @@ impl Supervisor {
                 std::fs::create_dir_all(&d).map_err(VmError::io(format!("cannot create {}", d.display())))?;
             }
         }
-        if image.disks.iter().any(|d| matches!(d, DiskSpec::State { .. })) {
-            ensure_state_disk(&files.state_disk(), req.settings.disk_gib).await?;
+        if let Some(DiskSpec::State { template, .. }) = image.disks.iter().find(|d| matches!(d, DiskSpec::State { .. }))
+        {
+            let qemu_img = image.qemu.as_ref().map(|d| d.join("qemu-img")).unwrap_or_else(|| "qemu-img".into());
+            ensure_state_disk(&qemu_img, &files.state_disk(), req.settings.disk_gib, template.as_ref()).await?;
         }
         rotate_log(&files.console_log(), KEEP_CONSOLE_LOGS);
         let pinned = match &image.host_key {
@@ -225,11 +227,23 @@ impl Supervisor {
             HostKeySpec::Fixed { public } => public.trim().to_string(),
         };
         write_known_hosts(&files.known_hosts(), &pinned).map_err(VmError::io("cannot write known_hosts"))?;
-        if let KeyChannel::FwCfg { .. } = image.keys {
-            // fw_cfg reads the files at startup; nothing to share.
+        let names = image.keys.files();
+        let host_key_name = (image.host_key == HostKeySpec::Runtime).then_some(names.host_key.as_str());
+        let written = keys.write_guest_channel(&files.guest_keys_dir(), &names.authorized_keys, host_key_name)?;
+        if let KeyChannel::Share { security_model, .. } = &image.keys {
+            if security_model.starts_with("mapped") {
+                // The guest's sshd (StrictModes) wants root-owned key files; mapped 9p reads
+                // ownership from these attributes instead of the host's uid.
+                for p in std::iter::once(files.guest_keys_dir()).chain(written) {
+                    for attr in ["user.virtfs.uid", "user.virtfs.gid"] {
+                        xattr::set(&p, attr, &0u32.to_le_bytes())
+                            .map_err(VmError::io(format!("cannot set {attr} on {}", p.display())))?;
+                    }
+                }
+            }
         }
 
-        let argv = qemu_argv(ctx.host, &image, &req.settings, accel, files, &keys);
+        let argv = qemu_argv(ctx.host, &image, &req.settings, accel, files);
         info!(argv = %argv.pretty(), "starting qemu");
         let stderr = std::fs::File::create(files.qemu_stderr()).map_err(VmError::io("cannot create qemu.stderr"))?;
         let mut cmd = tokio::process::Command::new(&argv.program);
@@ -641,6 +655,9 @@ fn private_dir(dir: &std::path::Path) -> Result<(), VmError> {
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name)).filter(|p| p.is_file());
+    }
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
