@@ -1,5 +1,6 @@
 //! builderbar-core: the domain behind the tray app and the CLI. No UI code lives here.
 
+pub mod doctor;
 pub mod error;
 pub mod fsutil;
 pub mod host;
@@ -10,6 +11,7 @@ pub mod nix;
 pub mod paths;
 pub mod privileged;
 pub mod settings;
+pub mod setup;
 pub mod ssh;
 pub mod vm;
 

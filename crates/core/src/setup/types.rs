@@ -1,0 +1,74 @@
+//! What setup shows the user at each step, shared by the CLI and the setup window.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::error::ErrorReport;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+#[ts(export)]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// One step of setup: checks, image, keys, authorize, restart, test build.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SetupStep {
+    pub id: String,
+    pub title: String,
+    pub state: StepState,
+    pub detail: String,
+    /// 0..=1 while running, when the step can tell.
+    pub progress: Option<f32>,
+    pub error: Option<ErrorReport>,
+}
+
+/// The privileged Plan as the user reviews it before the one authorization prompt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SetupPlanView {
+    /// Unified diff of every file the Plan writes or removes.
+    pub diff: String,
+    pub files: Vec<String>,
+    /// How the change is authorized: "osascript", "pkexec", "sudo" or "none".
+    pub elevation: String,
+    /// The command that restarts the Nix daemon afterwards, if one is needed.
+    pub restart: Option<String>,
+    /// Who manages nix.conf: "plain", "nix-darwin" or "determinate".
+    pub managed_by: String,
+    /// For nix-darwin: the configuration to add instead of editing files.
+    pub darwin_snippet: Option<String>,
+    /// True when the wiring is already in place and nothing would change.
+    pub already_applied: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct TestBuildResult {
+    pub ok: bool,
+    /// What the derivation built in the guest printed (kernel release, hostname).
+    pub output: String,
+    #[ts(type = "number")]
+    pub duration_ms: u64,
+    pub error: Option<ErrorReport>,
+}
+
+/// How Nix reaches the builder, for the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct BuilderInfo {
+    /// `ssh-ng://builder@builderbar-builder` (port and user in the ssh config).
+    pub uri: String,
+    pub port: u16,
+    pub systems: Vec<String>,
+    pub machines_line: String,
+    pub ssh_config: String,
+    /// Whether nix.conf points at the builder.
+    pub wired: bool,
+}
