@@ -1,0 +1,109 @@
+//! The command line's shape (clap).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "builderbar", version, about = "A Linux builder for Nix, in a VM, one command away.")]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug). BUILDERBAR_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the builder VM (or join the one already running).
+    Start {
+        /// Wait until the builder accepts SSH, showing progress.
+        #[arg(long)]
+        wait: bool,
+        /// Image directory (holding builderbar-image.json) instead of the configured one.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// Seconds to wait with --wait.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Stop the builder gracefully (ACPI power-off, then quit, then kill).
+    Stop {
+        /// Seconds to wait for the guest to power off (default: the stop_timeout_secs setting).
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
+    /// Show the builder's state.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow the builder's state changes (reattaching to a running VM) until interrupted.
+    Watch {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Exit once this state is reached (running, stopped, failed).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Attach to the serial console: live output, typing goes to the guest; Ctrl-] detaches.
+    Console {
+        /// Print the console history of this boot and exit.
+        #[arg(long)]
+        history: bool,
+        /// Only show output; do not read the keyboard.
+        #[arg(long)]
+        no_input: bool,
+    },
+    /// Show Builderbar's log (or the guest's console log).
+    Logs {
+        /// The guest's serial console log of the current (or last) boot.
+        #[arg(long)]
+        console: bool,
+        /// Last N lines.
+        #[arg(short = 'n', long, default_value_t = 200)]
+        lines: usize,
+    },
+    /// Run a command in the builder over SSH (generated key, pinned host key).
+    Ssh {
+        /// The command and its arguments (after --).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Show or change settings.
+    Settings {
+        #[command(subcommand)]
+        action: Option<SettingsAction>,
+    },
+    /// The install's SSH keys.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+    /// Print the qemu command line the next start would use.
+    Argv {
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsAction {
+    /// Print all settings (JSON).
+    Show,
+    /// Set one setting: `builderbar settings set cores 4`. Validated; nothing changes on error.
+    Set { key: String, value: String },
+    /// Print the settings file's path.
+    Path,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysAction {
+    /// Public halves and fingerprints only.
+    Show,
+}

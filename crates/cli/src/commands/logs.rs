@@ -1,0 +1,36 @@
+//! `builderbar logs`: the newest app log file, or the guest's console log.
+
+use crate::context::Ctx;
+use crate::exit;
+use crate::logging::LOG_FILE_PREFIX;
+
+pub fn run(ctx: &Ctx, console: bool, lines: usize) -> i32 {
+    let path = if console {
+        Some(builderbar_core::vm::VmFiles::new(&ctx.paths).console_log())
+    } else {
+        newest_log(&ctx.paths.log_dir)
+    };
+    let Some(path) = path.filter(|p| p.exists()) else {
+        eprintln!("No log yet in {}.", if console { "the VM directory" } else { "the log directory" });
+        return exit::OK;
+    };
+    eprintln!("==> {} <==", path.display());
+    let bytes = std::fs::read(&path).unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes);
+    let all: Vec<&str> = text.lines().collect();
+    for l in &all[all.len().saturating_sub(lines)..] {
+        println!("{l}");
+    }
+    exit::OK
+}
+
+fn newest_log(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(LOG_FILE_PREFIX))
+        .map(|e| e.path())
+        .collect();
+    logs.sort();
+    logs.pop()
+}

@@ -1,0 +1,27 @@
+//! One module per command group; `run` dispatches and turns results into exit codes.
+
+mod console;
+mod keys;
+mod logs;
+mod settings;
+mod ssh;
+mod vm;
+
+use crate::cli::{Cli, Command};
+use crate::context::Ctx;
+
+pub async fn run(cli: Cli) -> i32 {
+    let ctx = Ctx::new();
+    match cli.command {
+        Command::Start { wait, image, timeout } => vm::start(&ctx, wait, image.as_deref(), timeout).await,
+        Command::Stop { timeout } => vm::stop(&ctx, timeout).await,
+        Command::Status { json } => vm::status(&ctx, json).await,
+        Command::Watch { json, until } => vm::watch(&ctx, json, until.as_deref()).await,
+        Command::Argv { image } => vm::argv(&ctx, image.as_deref()),
+        Command::Console { history, no_input } => console::run(&ctx, history, no_input).await,
+        Command::Logs { console, lines } => logs::run(&ctx, console, lines),
+        Command::Ssh { command } => ssh::run(&ctx, &command).await,
+        Command::Settings { action } => settings::run(&ctx, action).await,
+        Command::Keys { action } => keys::run(&ctx, action),
+    }
+}
