@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Boots the test guest under qemu (TCG) twice: ssh, a real remote Nix build, clean power-off, boot count.
+#
+# No Rust involved: this is the spec the Rust supervisor follows, and a debugging aid.
+# Needs root (the host's nix-bin runs single-user against /nix, as in FACTS.md).
+# SMOKE_KEEP=1 keeps the temp dir (console logs, keys) for inspection.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+t0=$EPOCHREALTIME
+
+say() { printf 'smoke: %s\n' "$*" >&2; }
+die() {
+  say "FAIL: $*"
+  [[ -f "${console:-}" ]] && { say "last console lines:"; tail -n 30 "$console" >&2; }
+  exit 1
+}
+# Seconds since $1 (an EPOCHREALTIME), two decimals.
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+for t in qemu-system-x86_64 qemu-img ssh ssh-keygen python3 nix-build base64; do
+  command -v "$t" >/dev/null || die "missing host tool $t"
+done
+
+b0=$EPOCHREALTIME
+image=$("$here/build.sh" | tail -n1)
+build_s=$(since "$b0")
+say "image $image (build.sh: ${build_s} s)"
+
+# Everything from the manifest, as the app would read it.
+read_manifest() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, {"m": m}))' "$image/builderbar-image.json" "$1"; }
+kernel="$image/$(read_manifest 'm["kernel"]')"
+initrd="$image/$(read_manifest 'm["initrd"]')"
+cmdline=$(read_manifest 'm["cmdline"]')
+console_dev=$(read_manifest 'm["console"]')
+marker=$(read_manifest 'm["ready_marker"]')
+user=$(read_manifest 'm["ssh"]["user"]')
+prefix=$(read_manifest 'm["keys"]["prefix"]')
+serial=$(read_manifest '[d for d in m["disks"] if d["kind"] == "state"][0]["serial"]')
+mem=${SMOKE_MEM:-$(read_manifest 'm["min_memory_mib"]')}
+
+# Short path: unix socket names must stay under 104 bytes (macOS).
+tmp=$(mktemp -d /tmp/bb-smoke.XXXXXX)
+qemu_pid=
+cleanup() {
+  if [[ -n "$qemu_pid" ]] && kill -0 "$qemu_pid" 2>/dev/null; then kill -KILL "$qemu_pid" 2>/dev/null || true; fi
+  if [[ "${SMOKE_KEEP:-}" == 1 ]]; then say "kept $tmp"; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+
+ssh-keygen -q -t ed25519 -N '' -C builderbar-guest-host -f "$tmp/host_key"
+ssh-keygen -q -t ed25519 -N '' -C builderbar-client -f "$tmp/client_key"
+qemu-img create -q -f qcow2 "$tmp/state.qcow2" 8G
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+alias=builderbar-guest
+printf '%s %s\n' "$alias" "$(cut -d' ' -f1,2 "$tmp/host_key.pub")" >"$tmp/known_hosts"
+cat >"$tmp/ssh_config" <<EOF
+Host $alias
+  HostName 127.0.0.1
+  Port $port
+  User $user
+  HostKeyAlias $alias
+  IdentityFile $tmp/client_key
+  IdentitiesOnly yes
+  StrictHostKeyChecking yes
+  UserKnownHostsFile $tmp/known_hosts
+  BatchMode yes
+  ConnectTimeout 10
+EOF
+gssh() { ssh -F "$tmp/ssh_config" "$alias" "$@"; }
+
+boot() {
+  local n=$1
+  console="$tmp/console-$n.log"
+  : >"$console"
+  qemu-system-x86_64 -accel tcg -cpu qemu64 -m "$mem" -smp 2 \
+    -nodefaults -no-user-config -display none -vga none \
+    -kernel "$kernel" -initrd "$initrd" -append "console=$console_dev $cmdline" \
+    -fw_cfg "name=$prefix/ssh_host_ed25519_key,file=$tmp/host_key" \
+    -fw_cfg "name=$prefix/authorized_keys,file=$tmp/client_key.pub" \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0,romfile= \
+    -drive "if=none,id=state,file=$tmp/state.qcow2,format=qcow2" -device "virtio-blk-pci,drive=state,serial=$serial" \
+    -chardev "socket,id=ser0,path=$tmp/serial.sock,server=on,wait=off,logfile=$console" -serial chardev:ser0 \
+    -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
+    -pidfile "$tmp/qemu.pid" &
+  qemu_pid=$!
+  local s=$EPOCHREALTIME deadline=$((SECONDS + 60))
+  until grep -q "^$marker" "$console" 2>/dev/null; do
+    kill -0 "$qemu_pid" 2>/dev/null || die "qemu exited before $marker"
+    ((SECONDS < deadline)) || die "no $marker within 60 s"
+    sleep 0.05
+  done
+  say "boot $n: qemu start -> $marker: $(since "$s") s"
+}
+
+# QMP: capabilities, then one command; python3 so no socat is needed.
+qmp() {
+  python3 - "$tmp/qmp.sock" "$1" <<'EOF'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+def call(cmd):
+    f.write(json.dumps({"execute": cmd}) + "\n"); f.flush()
+    while True:
+        r = json.loads(f.readline())
+        if "return" in r or "error" in r: return r
+json.loads(f.readline())  # greeting
+call("qmp_capabilities")
+r = call(sys.argv[2])
+if "error" in r: sys.exit("QMP error: %s" % r["error"])
+EOF
+}
+
+powerdown() {
+  local n=$1 s=$EPOCHREALTIME
+  qmp system_powerdown
+  local i=0
+  while kill -0 "$qemu_pid" 2>/dev/null; do
+    ((i++ < 300)) || die "qemu still running 15 s after system_powerdown"
+    sleep 0.05
+  done
+  wait "$qemu_pid" || die "qemu exited with an error"
+  qemu_pid=
+  say "boot $n: system_powerdown -> qemu exit: $(since "$s") s"
+  grep -q 'builderbar-guest: shutting down' "$console" || die "console lacks 'builderbar-guest: shutting down'"
+}
+
+# --- Boot 1: ssh, a remote build, power-off.
+boot 1
+grep -q 'builderbar-guest: boot 1' "$console" || die "console lacks 'builderbar-guest: boot 1'"
+s=$EPOCHREALTIME
+out=$(gssh 'uname -a; nix-store --version; id -un; hostname') || die "ssh failed"
+say "ssh round trip: $(since "$s") s"
+printf '%s\n' "$out" | sed 's/^/smoke:   guest: /' >&2
+grep -q 'nix-store (Nix) ' <<<"$out" || die "nix-store --version missing"
+
+# A real remote build from the host's nix (single-user root, temporary config), as FACTS.md says.
+mkdir -p "$tmp/nixconf"
+printf 'ssh-ng://%s@%s x86_64-linux %s 1 1 - - %s\n' "$user" "$alias" "$tmp/client_key" \
+  "$(base64 -w0 "$tmp/host_key.pub")" >"$tmp/machines"
+cat >"$tmp/nixconf/nix.conf" <<EOF
+builders = @$tmp/machines
+max-jobs = 0
+substituters =
+build-users-group =
+sandbox = false
+EOF
+# A nonce makes every run a new derivation, so nothing is already in the host store.
+nonce="$(date +%s%N)-$$"
+s=$EPOCHREALTIME
+result=$(NIX_REMOTE='' NIX_CONF_DIR="$tmp/nixconf" NIX_USER_CONF_FILES=/dev/null NIX_SSHOPTS="-F $tmp/ssh_config" \
+  nix-build --no-out-link -E "derivation { name = \"bb-smoke\"; nonce = \"$nonce\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; args = [ \"-c\" \"echo \$(cat /proc/sys/kernel/hostname) > \$out\" ]; }" \
+  2>"$tmp/nix-build.log") || { cat "$tmp/nix-build.log" >&2; die "remote build failed"; }
+say "remote build round trip: $(since "$s") s -> $result"
+[[ "$(cat "$result")" == builderbar-guest ]] || die "build output is '$(cat "$result")', not the guest's hostname"
+gssh "test -e $result" || die "the build's output is not in the guest's store"
+powerdown 1
+
+# --- Boot 2: the state disk kept the boot count and the Nix store.
+boot 2
+grep -q 'builderbar-guest: boot 2' "$console" || die "console lacks 'builderbar-guest: boot 2'"
+gssh "test -e $result" || die "the guest's store lost $result across a restart"
+say "state disk kept boot count and store"
+powerdown 2
+
+say "PASS in $(since "$t0") s"
