@@ -80,8 +80,11 @@ if [[ -f "$out/builderbar-image.json" ]]; then
 fi
 
 started=$SECONDS
+# Leftovers of builds killed hard (SIGKILL, power loss); a running build is younger.
+find "$cache" -maxdepth 1 -name '.build.*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
 work=$(mktemp -d "$cache/.build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
 
 # --- Fetch the .debs we do not have yet (apt verifies their hashes).
 missing=()
@@ -99,7 +102,8 @@ if ((${#missing[@]})); then
     ver=${ver%_*}
     want+=("$name=${ver//%3a/:}")
   done
-  (cd "$work/dl" && apt-get download "${want[@]}" >&2) || die "apt-get download failed"
+  # As root apt would hand the download to its _apt user, who cannot write here.
+  (cd "$work/dl" && apt-get -o APT::Sandbox::User=root download "${want[@]}" >&2) || die "apt-get download failed"
   for f in "${missing[@]}"; do
     [[ -f "$work/dl/$f" ]] || die "apt-get download did not produce $f"
     mv -f "$work/dl/$f" "$cache/debs/$f"
@@ -297,7 +301,7 @@ cat >"$work/out/builderbar-image.json" <<EOF
   "host_key": { "kind": "runtime" },
   "keys": { "channel": "fw_cfg", "prefix": "opt/builderbar" },
   "disks": [ { "kind": "state", "serial": "bb-state" } ],
-  "min_memory_mib": 512
+  "min_memory_mib": 384
 }
 EOF
 

@@ -69,21 +69,31 @@ Host $alias
 EOF
 gssh() { ssh -F "$tmp/ssh_config" "$alias" "$@"; }
 
-boot() {
+# qemu, as the app starts it; boot_args can drop the keys or the disk for the error paths.
+start_qemu() {
   local n=$1
+  shift
   console="$tmp/console-$n.log"
   : >"$console"
   qemu-system-x86_64 -accel tcg -cpu qemu64 -m "$mem" -smp 2 \
     -nodefaults -no-user-config -display none -vga none \
     -kernel "$kernel" -initrd "$initrd" -append "console=$console_dev $cmdline" \
-    -fw_cfg "name=$prefix/ssh_host_ed25519_key,file=$tmp/host_key" \
-    -fw_cfg "name=$prefix/authorized_keys,file=$tmp/client_key.pub" \
     -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=n0,romfile= \
-    -drive "if=none,id=state,file=$tmp/state.qcow2,format=qcow2" -device "virtio-blk-pci,drive=state,serial=$serial" \
+    "$@" \
     -chardev "socket,id=ser0,path=$tmp/serial.sock,server=on,wait=off,logfile=$console" -serial chardev:ser0 \
     -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
     -pidfile "$tmp/qemu.pid" &
   qemu_pid=$!
+}
+keys=(-fw_cfg "name=$prefix/ssh_host_ed25519_key,file=$tmp/host_key"
+  -fw_cfg "name=$prefix/authorized_keys,file=$tmp/client_key.pub")
+disk=(-drive "if=none,id=state,file=$tmp/state.qcow2,format=qcow2" -device "virtio-blk-pci,drive=state,serial=$serial")
+
+# Boots with keys and state disk (or the given devices) and waits for the ready marker.
+boot() {
+  local n=$1
+  shift
+  if (($#)); then start_qemu "$n" "$@"; else start_qemu "$n" "${keys[@]}" "${disk[@]}"; fi
   local s=$EPOCHREALTIME deadline=$((SECONDS + 60))
   until grep -q "^$marker" "$console" 2>/dev/null; do
     kill -0 "$qemu_pid" 2>/dev/null || die "qemu exited before $marker"
@@ -161,5 +171,24 @@ grep -q 'builderbar-guest: boot 2' "$console" || die "console lacks 'builderbar-
 gssh "test -e $result" || die "the guest's store lost $result across a restart"
 say "state disk kept boot count and store"
 powerdown 2
+
+# --- Without a state disk the guest still comes up, on tmpfs, and says so.
+boot 3 "${keys[@]}"
+grep -q 'builderbar-guest: no state disk' "$console" || die "console lacks 'builderbar-guest: no state disk'"
+gssh 'nix-store --version' >/dev/null || die "ssh without a state disk failed"
+powerdown 3
+
+# --- Without keys the guest says why and powers itself off.
+s=$EPOCHREALTIME
+start_qemu 4 "${disk[@]}"
+i=0
+while kill -0 "$qemu_pid" 2>/dev/null; do
+  ((i++ < 1200)) || die "qemu without keys did not power off within 60 s"
+  sleep 0.05
+done
+qemu_pid=
+grep -q 'builderbar-guest: error: no SSH host key' "$console" || die "console lacks the missing-key error"
+grep -q "^$marker" "$console" && die "guest without keys claimed readiness"
+say "boot without keys: error and power-off after $(since "$s") s"
 
 say "PASS in $(since "$t0") s"
