@@ -18,7 +18,8 @@ packages=(busybox-static dropbear-bin libtomcrypt1 libtommath1 e2fsprogs libext2
 # Kernel modules the guest loads, in order; dependencies are added from each .ko's
 # depends=. crc32c_generic is ext4/jbd2's soft dependency (softdep=pre: crypto-crc32c),
 # which depends= does not name.
-modules=(virtio_pci virtio_net virtio_blk virtio-rng qemu_fw_cfg button evdev crc32c_generic ext4)
+# The power button comes first, so a powerdown early in the boot is not lost.
+modules=(button evdev qemu_fw_cfg virtio_pci virtio_net virtio_blk virtio-rng crc32c_generic ext4)
 
 log() { printf 'guest-build: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }

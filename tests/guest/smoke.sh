@@ -170,6 +170,19 @@ boot 2
 grep -q 'builderbar-guest: boot 2' "$console" || die "console lacks 'builderbar-guest: boot 2'"
 gssh "test -e $result" || die "the guest's store lost $result across a restart"
 say "state disk kept boot count and store"
+
+# The serial console has a root shell: type into the socket, read the log.
+python3 - "$tmp/serial.sock" <<'EOF2'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"\necho console-$((6*7)) $(uname -r)\n"); time.sleep(0.2); s.close()
+EOF2
+i=0
+until grep -q 'console-42 [0-9]' "$console"; do
+  ((i++ < 200)) || die "the serial console shell did not answer"
+  sleep 0.05
+done
+say "serial console shell: $(grep -a -o 'console-42 [^[:cntrl:]]*' "$console" | head -n1)"
 powerdown 2
 
 # --- Without a state disk the guest still comes up, on tmpfs, and says so.
