@@ -40,7 +40,6 @@ fingerprint() {
     (cd "$here" && sha256sum build.sh "${guest_files[@]}")
     host_pkg_versions
     stat -c '%n %s %Y' /usr/bin/nix
-    # shellcheck disable=SC2012 # names only, for a fingerprint
     find /var/lib/apt/lists /etc/apt -maxdepth 2 \( -name '*Packages*' -o -name '*.list' -o -name '*.sources' -o -name 'preferences*' -o -name '*.pref' \) \
       -printf '%p %s %T@\n' 2>/dev/null | sort
   } | sha256sum | cut -c1-32
