@@ -137,16 +137,24 @@ powerdown() {
 # --- Boot 1: ssh, a remote build, power-off.
 boot 1
 grep -q 'builderbar-guest: boot 1' "$console" || die "console lacks 'builderbar-guest: boot 1'"
+# The marker promises sshd listens: its banner must come through the forward right away.
+s=$EPOCHREALTIME
+python3 - "$port" <<'EOF2' || die "no SSH banner on 127.0.0.1:$port after $marker"
+import socket, sys
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+assert c.recv(64).startswith(b"SSH-2.0-"), "not an SSH banner"
+EOF2
+say "ready -> ssh banner: $(since "$s") s"
 s=$EPOCHREALTIME
 out=$(gssh 'uname -a; nix-store --version; id -un; hostname') || die "ssh failed"
 say "ssh round trip: $(since "$s") s"
 printf '%s\n' "$out" | sed 's/^/smoke:   guest: /' >&2
 grep -q 'nix-store (Nix) ' <<<"$out" || die "nix-store --version missing"
 
-# A real remote build from the host's nix (single-user root, temporary config), as FACTS.md says.
+# A real remote build from the host's nix (single-user root, temporary config), as
+# FACTS.md says; $1 is the URI scheme: ssh-ng (guest nix-daemon --stdio) or ssh
+# (guest nix-store --serve). Sets $result.
 mkdir -p "$tmp/nixconf"
-printf 'ssh-ng://%s@%s x86_64-linux %s 1 1 - - %s\n' "$user" "$alias" "$tmp/client_key" \
-  "$(base64 -w0 "$tmp/host_key.pub")" >"$tmp/machines"
 cat >"$tmp/nixconf/nix.conf" <<EOF
 builders = @$tmp/machines
 max-jobs = 0
@@ -154,15 +162,20 @@ substituters =
 build-users-group =
 sandbox = false
 EOF
-# A nonce makes every run a new derivation, so nothing is already in the host store.
-nonce="$(date +%s%N)-$$"
-s=$EPOCHREALTIME
-result=$(NIX_REMOTE='' NIX_CONF_DIR="$tmp/nixconf" NIX_USER_CONF_FILES=/dev/null NIX_SSHOPTS="-F $tmp/ssh_config" \
-  nix-build --no-out-link -E "derivation { name = \"bb-smoke\"; nonce = \"$nonce\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; args = [ \"-c\" \"echo \$(cat /proc/sys/kernel/hostname) > \$out\" ]; }" \
-  2>"$tmp/nix-build.log") || { cat "$tmp/nix-build.log" >&2; die "remote build failed"; }
-say "remote build round trip: $(since "$s") s -> $result"
-[[ "$(cat "$result")" == builderbar-guest ]] || die "build output is '$(cat "$result")', not the guest's hostname"
-gssh "test -e $result" || die "the build's output is not in the guest's store"
+remote_build() {
+  local scheme=$1 s=$EPOCHREALTIME nonce
+  printf '%s://%s@%s x86_64-linux %s 1 1 - - %s\n' "$scheme" "$user" "$alias" "$tmp/client_key" \
+    "$(base64 -w0 "$tmp/host_key.pub")" >"$tmp/machines"
+  # A nonce makes every run a new derivation, so nothing is already in the host store.
+  nonce="$(date +%s%N)-$$"
+  result=$(NIX_REMOTE='' NIX_CONF_DIR="$tmp/nixconf" NIX_USER_CONF_FILES=/dev/null NIX_SSHOPTS="-F $tmp/ssh_config" \
+    nix-build --no-out-link -E "derivation { name = \"bb-smoke\"; nonce = \"$nonce\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; args = [ \"-c\" \"echo \$(cat /proc/sys/kernel/hostname) > \$out\" ]; }" \
+    2>"$tmp/nix-build.log") || { cat "$tmp/nix-build.log" >&2; die "remote build over $scheme:// failed"; }
+  say "remote build over $scheme://: $(since "$s") s -> $result"
+  [[ "$(cat "$result")" == builderbar-guest ]] || die "build output is '$(cat "$result")', not the guest's hostname"
+  gssh "test -e $result" || die "the build's output is not in the guest's store"
+}
+remote_build ssh-ng
 powerdown 1
 
 # --- Boot 2: the state disk kept the boot count and the Nix store.
@@ -170,6 +183,7 @@ boot 2
 grep -q 'builderbar-guest: boot 2' "$console" || die "console lacks 'builderbar-guest: boot 2'"
 gssh "test -e $result" || die "the guest's store lost $result across a restart"
 say "state disk kept boot count and store"
+remote_build ssh
 
 # The serial console has a root shell: type into the socket, read the log.
 python3 - "$tmp/serial.sock" <<'EOF2'
@@ -189,6 +203,12 @@ powerdown 2
 boot 3 "${keys[@]}"
 grep -q 'builderbar-guest: no state disk' "$console" || die "console lacks 'builderbar-guest: no state disk'"
 gssh 'nix-store --version' >/dev/null || die "ssh without a state disk failed"
+# A pinned key that is not the guest's must be refused (no trust on first use).
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/other_key"
+printf '%s %s\n' "$alias" "$(cut -d' ' -f1,2 "$tmp/other_key.pub")" >"$tmp/wrong_known_hosts"
+if ssh -F "$tmp/ssh_config" -o UserKnownHostsFile="$tmp/wrong_known_hosts" "$alias" true 2>/dev/null; then
+  die "ssh accepted a host key that is not pinned"
+fi
 powerdown 3
 
 # --- Without keys the guest says why and powers itself off.
