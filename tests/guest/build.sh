@@ -22,6 +22,8 @@ packages=(busybox-static dropbear-bin libtomcrypt1 libtommath1 e2fsprogs libext2
 modules=(button evdev qemu_fw_cfg virtio_pci virtio_net virtio_blk virtio-rng crc32c_generic ext4)
 
 log() { printf 'guest-build: %s\n' "$*" >&2; }
+# set -e alone exits without a word; say where.
+trap 'log "error: command failed at line $LINENO"' ERR
 die() { log "error: $*"; exit 1; }
 
 need() {
@@ -41,7 +43,7 @@ fingerprint() {
     host_pkg_versions
     stat -c '%n %s %Y' /usr/bin/nix
     find /var/lib/apt/lists /etc/apt -maxdepth 2 \( -name '*Packages*' -o -name '*.list' -o -name '*.sources' -o -name 'preferences*' -o -name '*.pref' \) \
-      -printf '%p %s %T@\n' 2>/dev/null | sort
+      -printf '%p %s %T@\n' 2>/dev/null | sort || true # unreadable dirs (lists/partial) are fine
   } | sha256sum | cut -c1-32
 }
 
