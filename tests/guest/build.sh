@@ -240,9 +240,10 @@ install -m 0755 "$here/init" "$root/etc/builderbar-init"
 install -m 0755 "$here/shutdown" "$root/etc/builderbar-shutdown"
 install -m 0644 "$here/inittab" "$root/etc/inittab"
 # busybox acpid runs /etc/acpi/<event> for the power button (event PWRF/00000080);
-# poweroff signals init, which runs the shutdown action and powers off.
+# poweroff signals init, which runs the shutdown action; the flag tells that action it
+# may power off at once.
 mkdir -p "$root/etc/acpi/PWRF"
-printf '#!/bin/sh\nexec /sbin/poweroff\n' >"$root/etc/acpi/PWRF/00000080"
+printf '#!/bin/sh\n: >/run/powerdown\nexec /sbin/poweroff\n' >"$root/etc/acpi/PWRF/00000080"
 chmod 0755 "$root/etc/acpi/PWRF/00000080"
 # builder is an ordinary user that owns /nix (set up at boot): a single-user Nix store,
 # no root over ssh. root exists for the console shell only.

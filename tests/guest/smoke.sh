@@ -181,6 +181,7 @@ powerdown 1
 # --- Boot 2: the state disk kept the boot count and the Nix store.
 boot 2
 grep -q 'builderbar-guest: boot 2' "$console" || die "console lacks 'builderbar-guest: boot 2'"
+grep -q 'not cleanly unmounted' "$console" && die "the power-off left the state disk unclean"
 gssh "test -e $result" || die "the guest's store lost $result across a restart"
 say "state disk kept boot count and store"
 remote_build ssh
