@@ -255,6 +255,19 @@ impl Supervisor {
             // Its own process group: a Ctrl-C in the terminal that started it does not reach qemu.
             .process_group(0)
             .kill_on_drop(false);
+        // Recorded before qemu exists, so a process that dies right after spawning it still
+        // leaves enough for the next one to reattach (the pid comes from qemu's pidfile).
+        let mut run = RunRecord {
+            pid: 0,
+            port,
+            accelerator: accel.as_str().into(),
+            image_name: image.name.clone(),
+            image_dir: req.image_dir.clone(),
+            started_at_ms: now_ms(),
+            ready_marker: image.ready_marker.clone(),
+            notice: notice.clone(),
+        };
+        write_json(&files.run_record(), &run);
         let mut child = cmd.spawn().map_err(VmError::io(format!("cannot run {}", argv.program)))?;
         let pid = child.id().unwrap_or(0);
         let (exit_tx, exit_rx) = watch::channel::<Option<ExitStatus>>(None);
@@ -290,16 +303,7 @@ impl Supervisor {
             }
         }
 
-        let run = RunRecord {
-            pid,
-            port,
-            accelerator: accel.as_str().into(),
-            image_name: image.name.clone(),
-            image_dir: req.image_dir.clone(),
-            started_at_ms: now_ms(),
-            ready_marker: image.ready_marker.clone(),
-            notice: notice.clone(),
-        };
+        run.pid = pid;
         write_json(&files.run_record(), &run);
         self.inner.console.reset();
         self.set(status_from_run(VmState::Starting, &run));
@@ -441,7 +445,7 @@ impl Supervisor {
         mut stop: watch::Receiver<bool>,
     ) {
         let files = self.files().clone();
-        let run = read_json::<RunRecord>(&files.run_record());
+        let mut run = read_json::<RunRecord>(&files.run_record());
         let marker_seen = Arc::new(Notify::new());
         let follower = LogFollower {
             path: files.console_log(),
@@ -453,7 +457,6 @@ impl Supervisor {
         let mut exit_rx = exit_rx;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let port = run.as_ref().map(|r| r.port);
         loop {
             let mut probe_now = false;
             tokio::select! {
@@ -480,8 +483,11 @@ impl Supervisor {
                 }
                 continue;
             }
+            if run.is_none() {
+                run = read_json::<RunRecord>(&files.run_record());
+            }
             if matches!(cur.state, VmState::Starting | VmState::Stopped | VmState::Failed { .. }) || probe_now {
-                let ready = match port {
+                let ready = match run.as_ref().map(|r| r.port) {
                     Some(p) => probe_banner(p, Duration::from_millis(800)).await.is_some(),
                     None => false,
                 };
