@@ -170,7 +170,25 @@ impl Supervisor {
             self.ensure_monitor(pid, None).await;
             return Ok(self.refresh_locked().await);
         }
-        match self.start_locked(&req, None).await {
+        let result = match self.start_locked(&req, None).await {
+            // Auto means "KVM when it works": a KVM that qemu rejects falls back to TCG, once,
+            // and is remembered so the next start goes straight to TCG.
+            Err(VmError::QemuFailed { summary, .. })
+                if req.settings.accelerator == Accelerator::Auto && summary.contains("KVM") =>
+            {
+                warn!("{summary}; falling back to TCG");
+                let _ = std::fs::write(self.inner.ctx.kvm_broken_marker(), format!("{summary}\n"));
+                let mut tcg = req.clone();
+                tcg.settings.accelerator = Accelerator::Tcg;
+                let notice = format!(
+                    "KVM could not run the guest here ({summary}), so the builder runs under TCG (slower). \
+                     Set the accelerator to kvm to try it again."
+                );
+                self.start_locked(&tcg, Some(notice)).await
+            }
+            other => other,
+        };
+        match result {
             Err(e) => {
                 let record = FailureRecord { reason: e.to_string(), hint: e.hint(), console_tail: vec![] };
                 write_json(&self.files().failure_record(), &record);
