@@ -413,7 +413,15 @@ impl Supervisor {
         s.state = VmState::Stopping;
         s.pid = Some(pid);
         self.set(s);
-        info!(pid, "asking the guest to power off");
+        // A guest that is still booting may not handle the power button yet (and runs no
+        // builds): give it only a moment before qemu is told to quit.
+        let port = read_json::<RunRecord>(&files.run_record()).map(|r| r.port);
+        let booted = match port {
+            Some(p) => probe_banner(p, Duration::from_millis(500)).await.is_some(),
+            None => false,
+        };
+        let graceful_timeout = if booted { graceful_timeout } else { graceful_timeout.min(Duration::from_secs(3)) };
+        info!(pid, booted, "asking the guest to power off");
         if let Err(e) = qmp::command(&files.qmp_socket(), "system_powerdown", Duration::from_secs(3)).await {
             warn!("system_powerdown failed: {e}");
         }
