@@ -16,6 +16,9 @@ pub const TIMEOUT: i32 = 5;
 /// Another process is starting or stopping the builder.
 pub const BUSY: i32 = 6;
 
+/// `doctor` found a failing check; `setup` was declined or its test build failed.
+pub const CHECK_FAILED: i32 = 7;
+
 /// Prints an error with its hint, logs it, and returns the exit code for it.
 pub fn report<E: UserFacing + ?Sized>(e: &E, code: i32) -> i32 {
     tracing::error!("{e}");

@@ -69,7 +69,12 @@ impl TestBuild {
         let duration_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(output) => TestBuildResult { ok: true, output, duration_ms, error: None },
-            Err(e) => TestBuildResult { ok: false, output: String::new(), duration_ms, error: Some(ErrorReport::from_error(&e)) },
+            Err(e) => TestBuildResult {
+                ok: false,
+                output: String::new(),
+                duration_ms,
+                error: Some(ErrorReport::from_error(&e)),
+            },
         }
     }
 }
