@@ -429,3 +429,6 @@ pub fn qemu(i: &DoctorInputs<'_>) -> DoctorCheck {
     };
     DoctorCheck::pass(ID, T, format!("{version}; accelerators: {accels}"))
 }
+
+#[cfg(test)]
+mod tests;
