@@ -23,7 +23,7 @@ use crate::vm::disk::ensure_state_disk;
 use crate::vm::error::VmError;
 use crate::vm::files::VmFiles;
 use crate::vm::lock::ControlLock;
-use crate::vm::process::{kill, live_pid};
+use crate::vm::process::{find_by_argv, kill, live_pid};
 use crate::vm::qemu_error::explain;
 use crate::vm::state::{now_ms, FailureRecord, RunRecord, VmState, VmStatus};
 use crate::vm::{argv::qemu_argv, qmp};
@@ -164,7 +164,14 @@ impl Supervisor {
         let _op = self.inner.op.lock().await;
         let lock_wait = Duration::from_secs(u64::from(req.settings.stop_timeout_secs) + 60);
         let _lock = ControlLock::acquire(&self.files().control_lock(), lock_wait).await?;
-        if let Some(pid) = live_pid(&self.files().pidfile()) {
+        let pidfile = self.files().pidfile();
+        // A starter that died right after spawning qemu may have left it without a pidfile.
+        let running = live_pid(&pidfile).or_else(|| {
+            let pid = find_by_argv(&pidfile)?;
+            let _ = crate::fsutil::write_atomic(&pidfile, format!("{pid}\n").as_bytes(), 0o644);
+            Some(pid)
+        });
+        if let Some(pid) = running {
             info!(pid, "builder already running; joining it");
             drop(_lock);
             self.ensure_monitor(pid, None).await;
@@ -288,6 +295,9 @@ impl Supervisor {
         write_json(&files.run_record(), &run);
         let mut child = cmd.spawn().map_err(VmError::io(format!("cannot run {}", argv.program)))?;
         let pid = child.id().unwrap_or(0);
+        // qemu writes (and locks) the same pidfile a moment later; writing it now closes the
+        // window in which another process would not see this VM.
+        let _ = crate::fsutil::write_atomic(&files.pidfile(), format!("{pid}\n").as_bytes(), 0o644);
         let (exit_tx, exit_rx) = watch::channel::<Option<ExitStatus>>(None);
         tokio::spawn(async move {
             let status = child.wait().await.ok();
