@@ -9,9 +9,10 @@ export async function shot(page: Page, name: string): Promise<void> {
 /** Runs `f(backend)` in the page against the MemoryBackend (window.__builderbar). */
 export async function withBackend<T>(page: Page, body: string): Promise<T> {
   return page.evaluate(
-    (src) => new Function("bb", `return (async () => { ${src} })()`)(
-      (window as unknown as { __builderbar: unknown }).__builderbar,
-    ),
+    (src) =>
+      new Function("bb", `return (async () => { ${src} })()`)(
+        (window as unknown as { __builderbar: unknown }).__builderbar,
+      ),
     body,
   ) as Promise<T>;
 }

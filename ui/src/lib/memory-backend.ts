@@ -200,7 +200,10 @@ export function validateSettings(
     bad("accelerator", "hvf exists only on macOS; use auto, kvm or tcg");
   if (s.accelerator === "kvm" && host.os === "macos")
     bad("accelerator", "kvm exists only on Linux; use auto, hvf or tcg");
-  if (s.on_demand && (!Number.isFinite(s.idle_minutes) || s.idle_minutes < 1 || s.idle_minutes > 1440))
+  if (
+    s.on_demand &&
+    (!Number.isFinite(s.idle_minutes) || s.idle_minutes < 1 || s.idle_minutes > 1440)
+  )
     bad("idle_minutes", `is ${s.idle_minutes}; choose 1 to 1440 minutes`);
   if (s.stop_timeout_secs < 1 || s.stop_timeout_secs > 600)
     bad("stop_timeout_secs", `is ${s.stop_timeout_secs}; choose 1 to 600 seconds`);
@@ -468,8 +471,7 @@ export class MemoryBackend implements Backend {
 
   private answer(cmd: string): string {
     if (cmd === "") return "";
-    if (cmd === "uname -a")
-      return "Linux builder 6.6.52 #1-NixOS SMP aarch64 GNU/Linux\r\n";
+    if (cmd === "uname -a") return "Linux builder 6.6.52 #1-NixOS SMP aarch64 GNU/Linux\r\n";
     if (cmd === "hostname") return "builder\r\n";
     if (cmd.startsWith("echo ")) return cmd.slice(5) + "\r\n";
     return `-bash: ${cmd.split(" ")[0]}: command not found\r\n`;
@@ -491,7 +493,11 @@ export class MemoryBackend implements Backend {
       base + 25 * Math.sin(this.tick / 3) ** 2 + (this.tick % 7 === 0 ? 60 : 0),
     );
     const rss = (booting ? 900 : 1400) * 1024 * 1024 + 40 * 1024 * 1024 * Math.sin(this.tick / 5);
-    return { at_ms: Date.now(), cpu_percent: Math.round(cpu * 10) / 10, rss_bytes: Math.round(rss) };
+    return {
+      at_ms: Date.now(),
+      cpu_percent: Math.round(cpu * 10) / 10,
+      rss_bytes: Math.round(rss),
+    };
   }
 
   async metricsWatch(onSample: (s: MetricsSample) => void) {
@@ -564,13 +570,37 @@ export class MemoryBackend implements Backend {
     this.calls.push("doctor_run");
     await this.sleep(Math.min(300, this.opts.stepMs));
     if (this.opts.doctorFails)
-      throw report("Doctor could not run", "The state directory is not readable: check its permissions.");
+      throw report(
+        "Doctor could not run",
+        "The state directory is not readable: check its permissions.",
+      );
     const running = this.state.state === "running";
     const checks: DoctorCheck[] = [
-      { id: "nix-installed", title: "Nix is installed", status: "pass", detail: "Nix 2.24.10", cause: null, fix: null },
-      { id: "nix-daemon", title: "Nix daemon", status: "pass", detail: "org.nixos.nix-daemon is running", cause: null, fix: null },
+      {
+        id: "nix-installed",
+        title: "Nix is installed",
+        status: "pass",
+        detail: "Nix 2.24.10",
+        cause: null,
+        fix: null,
+      },
+      {
+        id: "nix-daemon",
+        title: "Nix daemon",
+        status: "pass",
+        detail: "org.nixos.nix-daemon is running",
+        cause: null,
+        fix: null,
+      },
       this.opts.doctorOk
-        ? { id: "trusted-user", title: "Trusted user", status: "pass", detail: "alice is in trusted-users", cause: null, fix: null }
+        ? {
+            id: "trusted-user",
+            title: "Trusted user",
+            status: "pass",
+            detail: "alice is in trusted-users",
+            cause: null,
+            fix: null,
+          }
         : {
             id: "trusted-user",
             title: "Trusted user",
@@ -579,10 +609,31 @@ export class MemoryBackend implements Backend {
             cause: "Nix only lets trusted users use remote builders.",
             fix: "Run setup again, or add `trusted-users = root alice` to /etc/nix/nix.conf and restart the daemon.",
           },
-      { id: "accelerator", title: "Accelerator", status: "pass", detail: "hvf available (Apple M2)", cause: null, fix: null },
-      { id: "port-free", title: "Builder port", status: "pass", detail: `port ${this.settings.port} on 127.0.0.1`, cause: null, fix: null },
+      {
+        id: "accelerator",
+        title: "Accelerator",
+        status: "pass",
+        detail: "hvf available (Apple M2)",
+        cause: null,
+        fix: null,
+      },
+      {
+        id: "port-free",
+        title: "Builder port",
+        status: "pass",
+        detail: `port ${this.settings.port} on 127.0.0.1`,
+        cause: null,
+        fix: null,
+      },
       this.opts.doctorOk
-        ? { id: "qemu", title: "QEMU", status: "pass", detail: "qemu-system-aarch64 9.1.0", cause: null, fix: null }
+        ? {
+            id: "qemu",
+            title: "QEMU",
+            status: "pass",
+            detail: "qemu-system-aarch64 9.1.0",
+            cause: null,
+            fix: null,
+          }
         : {
             id: "qemu",
             title: "QEMU",
@@ -592,7 +643,14 @@ export class MemoryBackend implements Backend {
             fix: "Update QEMU: nix profile upgrade qemu.",
           },
       running
-        ? { id: "builder-reachable", title: "Builder reachable", status: "pass", detail: "ssh answered in 12 ms", cause: null, fix: null }
+        ? {
+            id: "builder-reachable",
+            title: "Builder reachable",
+            status: "pass",
+            detail: "ssh answered in 12 ms",
+            cause: null,
+            fix: null,
+          }
         : {
             id: "builder-reachable",
             title: "Builder reachable",
@@ -638,17 +696,35 @@ export class MemoryBackend implements Backend {
   private failure(id: SetupStepId): ErrorReport {
     switch (id) {
       case "checks":
-        return report("alice is not in trusted-users", "Setup adds you to trusted-users when you authorize; or fix it by hand and retry.");
+        return report(
+          "alice is not in trusted-users",
+          "Setup adds you to trusted-users when you authorize; or fix it by hand and retry.",
+        );
       case "image":
-        return report("Downloading the builder image failed: connection reset", "Check your network connection and retry.");
+        return report(
+          "Downloading the builder image failed: connection reset",
+          "Check your network connection and retry.",
+        );
       case "keys":
-        return report("Cannot write ~/Library/Application Support/Builderbar/keys", "Check the folder's permissions and retry.");
+        return report(
+          "Cannot write ~/Library/Application Support/Builderbar/keys",
+          "Check the folder's permissions and retry.",
+        );
       case "authorize":
-        return report("Authorization was cancelled", "Nothing was changed. Retry and enter your password in the macOS prompt.");
+        return report(
+          "Authorization was cancelled",
+          "Nothing was changed. Retry and enter your password in the macOS prompt.",
+        );
       case "restart":
-        return report("launchctl kickstart -k system/org.nixos.nix-daemon failed (exit 113)", "Run Doctor, then retry.");
+        return report(
+          "launchctl kickstart -k system/org.nixos.nix-daemon failed (exit 113)",
+          "Run Doctor, then retry.",
+        );
       case "test-build":
-        return report("The test build could not reach the builder", "Start the builder from the menu bar and retry.");
+        return report(
+          "The test build could not reach the builder",
+          "Start the builder from the menu bar and retry.",
+        );
     }
   }
 
@@ -660,7 +736,10 @@ export class MemoryBackend implements Backend {
     if (id === "image") {
       for (let p = 1; p <= 4; p++) {
         await this.sleep(this.opts.stepMs / 2);
-        this.emitStep(id, { progress: p / 4, detail: `Downloading nixos-24.11-aarch64 (${p * 120} of 480 MB)` });
+        this.emitStep(id, {
+          progress: p / 4,
+          detail: `Downloading nixos-24.11-aarch64 (${p * 120} of 480 MB)`,
+        });
       }
     } else {
       await this.sleep(this.opts.stepMs);
@@ -731,7 +810,11 @@ export class MemoryBackend implements Backend {
         "+  Port 31022",
         "+  User builder",
       ].join("\n"),
-      files: ["/etc/nix/nix.conf", "/etc/nix/machines", "/etc/ssh/ssh_config.d/200-builderbar.conf"],
+      files: [
+        "/etc/nix/nix.conf",
+        "/etc/nix/machines",
+        "/etc/ssh/ssh_config.d/200-builderbar.conf",
+      ],
       elevation: "osascript",
       restart: "launchctl kickstart -k system/org.nixos.nix-daemon",
       managed_by: "plain",
@@ -779,7 +862,11 @@ export class MemoryBackend implements Backend {
   async openWindow(kind: WindowKind) {
     this.calls.push("open_window");
     this.openedWindows.push(kind);
-    if (typeof window !== "undefined" && typeof location !== "undefined" && !import.meta.env?.VITEST) {
+    if (
+      typeof window !== "undefined" &&
+      typeof location !== "undefined" &&
+      !import.meta.env?.VITEST
+    ) {
       // In a plain browser, "opening a window" navigates this one.
       location.hash = `#/${kind}`;
     }
