@@ -423,6 +423,7 @@ export class MemoryBackend implements Backend {
       buf += line(i++);
       if (buf.length >= chunk || sent + buf.length >= total) {
         const b = enc.encode(buf.slice(0, total - sent));
+        if (sent + b.length >= total && b.length >= 2) b.set([13, 10], b.length - 2); // end the line
         this.writeConsole(b);
         sent += b.length;
         buf = "";
