@@ -18,3 +18,23 @@ for (const view of ["dashboard", "console", "settings", "doctor", "setup"]) {
     expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp)).toEqual([]);
   });
 }
+
+for (const view of ["dashboard", "console", "settings", "doctor", "setup"]) {
+  test(`a11y: every control in ${view} has an accessible name`, async ({ page }) => {
+    await page.goto(`/?scenario=running#/${view}`);
+    await expect(page.locator("main")).toBeVisible();
+    await page.waitForTimeout(300);
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll("main button, main input, main select")]
+        .filter((el) => !el.closest(".xterm")) // xterm's own helper textarea
+        .filter((el) => {
+          const aria = el.getAttribute("aria-label")?.trim();
+          const text = el.textContent?.trim();
+          const labels = (el as HTMLInputElement).labels;
+          return !aria && !(el.tagName === "BUTTON" && text) && !(labels && labels.length > 0);
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    expect(unnamed).toEqual([]);
+  });
+}

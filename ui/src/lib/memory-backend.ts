@@ -52,6 +52,8 @@ export interface MemoryOptions {
   doctorFails: boolean;
   /** nix.conf is managed by nix-darwin: the plan carries a snippet, not a diff. */
   nixDarwin: boolean;
+  /** The accelerator fell back to TCG; the status carries a notice. */
+  tcgFallback: boolean;
   /** Setup was already done: every step is Done. */
   setupDone: boolean;
   /** Host facts for validation. */
@@ -73,6 +75,7 @@ export const DEFAULT_OPTIONS: MemoryOptions = {
   doctorFails: false,
   nixDarwin: false,
   setupDone: false,
+  tcgFallback: false,
   cpus: 8,
   memoryMib: 16384,
   busyPorts: [8080],
@@ -82,7 +85,7 @@ export const DEFAULT_OPTIONS: MemoryOptions = {
  * Options from a query string: `?scenario=NAME` picks a preset, and single options
  * override it (`boot`, `step`, `metrics` in ms, `fail=<step id>`, `failTimes=N`, `state`).
  * Scenarios: setup-fails-once, setup-fails, start-fails, boot-fails, running, failed,
- * doctor-ok, doctor-error, nix-darwin, setup-done, fast.
+ * doctor-ok, doctor-error, nix-darwin, setup-done, tcg (running, fell back to TCG), fast.
  */
 export function optionsFromQuery(search: string): Partial<MemoryOptions> {
   const q = new URLSearchParams(search);
@@ -117,6 +120,9 @@ export function optionsFromQuery(search: string): Partial<MemoryOptions> {
       break;
     case "setup-done":
       o.setupDone = true;
+      break;
+    case "tcg":
+      Object.assign(o, { tcgFallback: true, initial: "running" });
       break;
     case "fast":
       Object.assign(o, { bootMs: 200, stepMs: 30, metricsMs: 100 });
@@ -320,10 +326,10 @@ export class MemoryBackend implements Backend {
     return {
       pid: up ? 48213 : null,
       port: up ? this.appliedSettings.port : null,
-      accelerator: up ? "hvf" : null,
+      accelerator: up ? (this.opts.tcgFallback ? "tcg" : "hvf") : null,
       image: up || s === "failed" ? "nixos-24.11-aarch64 (builderbar)" : null,
       started_at_ms: up ? this.startedAt : null,
-      notice: null,
+      notice: up && this.opts.tcgFallback ? "KVM hung at boot; using TCG (slower emulation)" : null,
       ...this.state,
     } as VmStatus;
   }

@@ -89,6 +89,13 @@ describe("Dashboard", () => {
     expect(b.openedWindows).toEqual(["console", "doctor", "settings"]);
   });
 
+  it("shows the accelerator's notice (KVM fell back to TCG)", async () => {
+    memory({ tcgFallback: true, initial: "running" });
+    render(Dashboard);
+    expect((await screen.findByRole("note")).textContent).toContain("using TCG");
+    expect(screen.getByText("tcg")).toBeTruthy();
+  });
+
   it("stops a running builder", async () => {
     memory({ initial: "running" });
     render(Dashboard);
