@@ -1,4 +1,4 @@
-import { defineConfig } from "vite";
+import { defineConfig, type Plugin } from "vite";
 import { svelte } from "@sveltejs/vite-plugin-svelte";
 import { fileURLToPath } from "node:url";
 
@@ -16,10 +16,33 @@ export const CSP = [
   "base-uri 'none'",
 ].join("; ");
 
+/**
+ * Tauri's `freezePrototype` freezes Object.prototype, and then `ns.toString = f` on a plain
+ * object throws (the "override mistake"). @xterm/xterm 6.0.0 bundles VS Code's KeyCodeUtils
+ * namespace, which does exactly that once at load, so the console window would not load.
+ * Rewrite those assignments to Object.defineProperty, which is unaffected
+ * (xtermjs/xterm.js#5131; tests/ui/csp.spec.ts runs every view with the prototype frozen).
+ */
+function xtermFrozenPrototype(): Plugin {
+  return {
+    name: "builderbar:xterm-frozen-prototype",
+    transform(code, id) {
+      if (!/[\\/]@xterm[\\/]xterm[\\/]lib[\\/]xterm\.mjs$/.test(id)) return null;
+      return code.replace(
+        /([A-Za-z_$][\w$]*)\.toString=([A-Za-z_$][\w$]*);/g,
+        'Object.defineProperty($1,"toString",{value:$2,writable:!0,configurable:!0});',
+      );
+    },
+  };
+}
+
 // The web UI lives in ui/; tauri's frontendDist is ../ui/dist.
 export default defineConfig({
   root: "ui",
-  plugins: [svelte({ configFile: fileURLToPath(new URL("./svelte.config.js", import.meta.url)) })],
+  plugins: [
+    xtermFrozenPrototype(),
+    svelte({ configFile: fileURLToPath(new URL("./svelte.config.js", import.meta.url)) }),
+  ],
   clearScreen: false,
   build: {
     outDir: "dist",
@@ -27,7 +50,10 @@ export default defineConfig({
     target: ["es2021", "safari15"],
     chunkSizeWarningLimit: 1024,
   },
-  server: { port: 1420, strictPort: true, host: "127.0.0.1" },
+  // Not pre-bundled, so the transform above also applies under `vite` (tauri dev).
+  optimizeDeps: { exclude: ["@xterm/xterm"] },
+  // tauri.conf.json's devUrl is http://localhost:1420.
+  server: { port: 1420, strictPort: true },
   // The preview server (Playwright) sends the strict CSP the app is meant to run under, so
   // the flows fail on anything that needs inline scripts, eval or a remote origin.
   preview: { host: "127.0.0.1", headers: { "Content-Security-Policy": CSP } },

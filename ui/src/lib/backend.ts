@@ -7,6 +7,7 @@ import type { ErrorReport } from "./bindings/ErrorReport";
 import type { FieldError } from "./bindings/FieldError";
 import type { MetricsSample } from "./bindings/MetricsSample";
 import type { Settings } from "./bindings/Settings";
+import type { SettingsSaved } from "./bindings/SettingsSaved";
 import type { SetupPlanView } from "./bindings/SetupPlanView";
 import type { SetupStep } from "./bindings/SetupStep";
 import type { TestBuildResult } from "./bindings/TestBuildResult";
@@ -20,11 +21,6 @@ export const WINDOW_KINDS: readonly WindowKind[] = [
   "doctor",
   "setup",
 ];
-
-/** What `settings_save` returns (IPC.md: `{ restart_needed: boolean }`). */
-export interface SaveOutcome {
-  restart_needed: boolean;
-}
 
 export type Unsubscribe = () => void;
 
@@ -58,7 +54,7 @@ export interface Backend {
   /** `settings_validate {settings}`: no side effects. */
   settingsValidate(settings: Settings): Promise<FieldError[]>;
   /** `settings_save {settings}`: rejects with ErrorReport (with `fields`) when invalid. */
-  settingsSave(settings: Settings): Promise<SaveOutcome>;
+  settingsSave(settings: Settings): Promise<SettingsSaved>;
   /** `doctor_run` */
   doctorRun(): Promise<DoctorReport>;
   /** `builder_info` */

@@ -6,7 +6,7 @@
 // Used by `npm run dev` in a plain browser, by Vitest and by Playwright. Tests configure
 // it with options, or in the browser with the query string (see `optionsFromQuery`), and
 // drive it through `window.__builderbar` (see main.ts).
-import type { Backend, SaveOutcome, Unsubscribe, WindowKind } from "./backend";
+import type { Backend, Unsubscribe, WindowKind } from "./backend";
 import type { BuilderInfo } from "./bindings/BuilderInfo";
 import type { DoctorCheck } from "./bindings/DoctorCheck";
 import type { DoctorReport } from "./bindings/DoctorReport";
@@ -14,6 +14,7 @@ import type { ErrorReport } from "./bindings/ErrorReport";
 import type { FieldError } from "./bindings/FieldError";
 import type { MetricsSample } from "./bindings/MetricsSample";
 import type { Settings } from "./bindings/Settings";
+import type { SettingsSaved } from "./bindings/SettingsSaved";
 import type { SetupPlanView } from "./bindings/SetupPlanView";
 import type { SetupStep } from "./bindings/SetupStep";
 import type { TestBuildResult } from "./bindings/TestBuildResult";
@@ -553,7 +554,7 @@ export class MemoryBackend implements Backend {
     return validateSettings(settings, this.host());
   }
 
-  async settingsSave(settings: Settings): Promise<SaveOutcome> {
+  async settingsSave(settings: Settings): Promise<SettingsSaved> {
     this.calls.push("settings_save");
     const errs = validateSettings(settings, this.host());
     if (errs.length > 0)

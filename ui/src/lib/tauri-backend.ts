@@ -1,13 +1,14 @@
 // Backend over Tauri IPC: exact command, argument and event names from docs/IPC.md.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen } from "@tauri-apps/api/event";
-import type { Backend, SaveOutcome, Unsubscribe, WindowKind } from "./backend";
+import type { Backend, Unsubscribe, WindowKind } from "./backend";
 import { EVENT_SETUP_STEP, EVENT_VM_STATUS, toBytes } from "./backend";
 import type { BuilderInfo } from "./bindings/BuilderInfo";
 import type { DoctorReport } from "./bindings/DoctorReport";
 import type { FieldError } from "./bindings/FieldError";
 import type { MetricsSample } from "./bindings/MetricsSample";
 import type { Settings } from "./bindings/Settings";
+import type { SettingsSaved } from "./bindings/SettingsSaved";
 import type { SetupPlanView } from "./bindings/SetupPlanView";
 import type { SetupStep } from "./bindings/SetupStep";
 import type { TestBuildResult } from "./bindings/TestBuildResult";
@@ -55,7 +56,7 @@ export class TauriBackend implements Backend {
     return invoke<FieldError[]>("settings_validate", { settings });
   }
   settingsSave(settings: Settings) {
-    return invoke<SaveOutcome>("settings_save", { settings });
+    return invoke<SettingsSaved>("settings_save", { settings });
   }
   doctorRun() {
     return invoke<DoctorReport>("doctor_run");

@@ -65,6 +65,17 @@ describe("Console", () => {
     expect(await screen.findByText(/Saved to .*builderbar-console\.log/)).toBeTruthy();
   });
 
+  it("says quietly that nothing was saved when the dialog is cancelled", async () => {
+    const b = memory({ initial: "running" });
+    b.consoleSave = async () => {
+      throw { message: "Nothing saved: the save dialog was cancelled.", hint: "", fields: [] };
+    };
+    render(Console);
+    await fireEvent.click(screen.getByRole("button", { name: "Save log" }));
+    expect(await screen.findByText("Nothing saved: the save dialog was cancelled.")).toBeTruthy();
+    expect(screen.queryByRole("alert")).toBeNull();
+  });
+
   it("shows an error when the console cannot attach", async () => {
     const b = memory();
     b.consoleAttach = async () => {

@@ -96,6 +96,17 @@ describe("Dashboard", () => {
     expect(screen.getByText("tcg")).toBeTruthy();
   });
 
+  it("keeps working when the builder's address is not available", async () => {
+    const b = memory();
+    b.builderInfo = async () => {
+      throw { message: "Builder connection details is not implemented yet", hint: "", fields: [] };
+    };
+    render(Dashboard);
+    expect((await screen.findByTestId("info-error")).textContent).toContain("not implemented");
+    expect(screen.queryByRole("alert")).toBeNull();
+    expect(screen.getByRole("status", { name: "Builder state: Stopped" })).toBeTruthy();
+  });
+
   it("stops a running builder", async () => {
     memory({ initial: "running" });
     render(Dashboard);
