@@ -77,15 +77,13 @@ describe("Settings", () => {
   });
 
   it("asks for a restart when a running builder's settings change", async () => {
-    const b = memory({ initial: "running" });
+    memory({ initial: "running" });
     render(SettingsView);
     await waitFor(() => expect(input("Cores").value).toBe("4"));
     await set("Memory", "4096");
     await waitFor(() => expect(save().disabled).toBe(false));
     await fireEvent.click(save());
-    expect(await screen.findByText(/Restart the builder to apply/)).toBeTruthy();
-    await fireEvent.click(screen.getByRole("button", { name: "Restart now" }));
-    await waitFor(() => expect(b.calls).toContain("vm_restart"));
+    expect(await screen.findByText("Saved. Restart the builder to apply.")).toBeTruthy();
   });
 
   it("shows the fields of a rejected save", async () => {
