@@ -2,8 +2,11 @@
 // fakes that record what the views ask of them; the real ones run in the Playwright flows.
 import { afterEach, vi } from "vitest";
 import { cleanup } from "@testing-library/svelte";
+import { configure } from "@testing-library/dom";
 
 afterEach(() => cleanup());
+// The machine is shared with other builds: wait generously for the UI to settle.
+configure({ asyncUtilTimeout: 5000 });
 
 class RO {
   observe() {}

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { MemoryBackend, optionsFromQuery, validateSettings } from "./memory-backend";
 import type { VmStatus } from "./bindings/VmStatus";
 
@@ -12,8 +12,9 @@ describe("MemoryBackend", () => {
     const seen: VmStatus["state"][] = [];
     await b.onVmStatus((s) => seen.push(s.state));
     expect((await b.vmStart()).state).toBe("starting");
-    await new Promise((r) => setTimeout(r, 60));
-    expect((await b.vmStatus()).state).toBe("running");
+    await vi.waitFor(async () => expect((await b.vmStatus()).state).toBe("running"), {
+      timeout: 5000,
+    });
     expect((await b.vmStop()).state).toBe("stopped");
     expect(seen).toEqual(["starting", "running", "stopping", "stopped"]);
   });
@@ -80,10 +81,9 @@ describe("MemoryBackend", () => {
     b = new MemoryBackend({ initial: "running", metricsMs: 10 });
     let n = 0;
     await b.metricsWatch(() => n++);
-    await new Promise((r) => setTimeout(r, 55));
+    await vi.waitFor(() => expect(n).toBeGreaterThan(2), { timeout: 5000 });
     await b.metricsUnwatch();
     const seen = n;
-    expect(seen).toBeGreaterThan(2);
     await new Promise((r) => setTimeout(r, 30));
     expect(n).toBe(seen);
   });

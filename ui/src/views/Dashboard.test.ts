@@ -17,7 +17,7 @@ describe("Dashboard", () => {
   });
 
   it("starts: buttons disabled while Starting, then Running with live samples", async () => {
-    memory({ bootMs: 80 });
+    memory({ bootMs: 600 });
     render(Dashboard);
     const start = await screen.findByRole("button", { name: "Start" });
     await fireEvent.click(start);

@@ -33,7 +33,7 @@ describe("Setup wizard", () => {
   });
 
   it("shows the image step's progress while it runs", async () => {
-    memory({ stepMs: 60 });
+    memory({ stepMs: 300 });
     render(Setup);
     await fireEvent.click(await screen.findByRole("button", { name: "Begin setup" }));
     const bar = (await screen.findByLabelText(
