@@ -3,7 +3,7 @@ import { shot } from "./helpers";
 
 type Hook = {
   backend: { burst(n: number): number; inputs: { data: string; at: number }[] };
-  consoleStats: { received: number; written: number; writes: number };
+  consoleStats: { received: number; written: number; writes: number; flushes: number };
 };
 declare global {
   interface Window {
@@ -29,7 +29,13 @@ test("console: a 1 MB burst renders and the UI stays responsive", async ({ page 
   });
 
   const t0 = Date.now();
-  const sent = await page.evaluate(() => window.__builderbar.backend.burst(1024 * 1024));
+  // The burst arrives in one task (16 chunks of 64 KiB, as from the Rust Channel); the lag
+  // probe restarts after it, so it measures the rendering, not the simulation.
+  const sent = await page.evaluate(() => {
+    const n = window.__builderbar.backend.burst(1024 * 1024);
+    (window as unknown as { __lag: number[] }).__lag = [];
+    return n;
+  });
   expect(sent).toBe(1024 * 1024);
 
   // While the burst is being rendered, a timestamp round trip through the page is fast.
@@ -62,13 +68,13 @@ test("console: a 1 MB burst renders and the UI stays responsive", async ({ page 
   const lag = await page.evaluate(() => (window as unknown as { __lag: number[] }).__lag);
   const maxLag = Math.max(...lag);
   console.log(
-    `1 MiB burst: rendered in ${renderMs} ms with ${stats.writes} terminal writes; ` +
+    `1 MiB burst: rendered in ${renderMs} ms, ${stats.flushes} flushes, ${stats.writes} writes; ` +
       `max timer lag ${maxLag.toFixed(0)} ms; round trips ${roundTrips.join("/")} ms`,
   );
   expect(Math.max(...roundTrips)).toBeLessThan(1000);
   expect(maxLag).toBeLessThan(1000);
-  // Batched: far fewer writes than the backend's 16 chunks, each a frame's worth.
-  expect(stats.writes).toBeLessThan(40);
+  // Batched: a few frames' flushes, not one per chunk received.
+  expect(stats.flushes).toBeLessThan(16);
   await shot(page, "console-burst");
 });
 

@@ -2,7 +2,7 @@ import { expect, test } from "@playwright/test";
 import { shot } from "./helpers";
 
 test("setup wizard: happy path from checks to a test build", async ({ page }) => {
-  await page.goto("/?step=150#/setup");
+  await page.goto("/?step=300#/setup");
   await expect(page.locator('[data-step="checks"]')).toContainText("Check this Mac");
   await page.getByRole("button", { name: "Begin setup" }).click();
   // The image step reports progress while it runs.

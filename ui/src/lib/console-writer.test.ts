@@ -1,13 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { BatchedWriter } from "./console-writer";
 
-function harness(highWater = 1 << 20) {
+function harness(highWater = 1 << 20, piece = 1 << 20) {
   const frames: (() => void)[] = [];
   const writes: { data: Uint8Array; done: () => void }[] = [];
   const w = new BatchedWriter(
     (data, done) => writes.push({ data, done }),
     (f) => frames.push(f),
     highWater,
+    piece,
   );
   const frame = () => frames.splice(0).forEach((f) => f());
   return { w, writes, frame, frames };
@@ -36,6 +37,13 @@ describe("BatchedWriter", () => {
     frame();
     expect(writes.length).toBe(2);
     expect(writes[1].data.length).toBe(5);
+  });
+
+  it("hands a large flush to the terminal in pieces", () => {
+    const { w, writes, frame } = harness(1 << 20, 4);
+    w.push(new Uint8Array(10));
+    frame();
+    expect(writes.map((x) => x.data.length)).toEqual([4, 4, 2]);
   });
 
   it("writes nothing after close", () => {
