@@ -2,6 +2,7 @@ import { defineConfig, type Plugin } from "vite";
 import { svelte } from "@sveltejs/vite-plugin-svelte";
 import { fileURLToPath } from "node:url";
 
+/** The app's CSP, as in src-tauri/tauri.conf.json. */
 export const CSP = [
   "default-src 'self'",
   "script-src 'self'",
@@ -10,10 +11,12 @@ export const CSP = [
   // nonces Tauri adds to style-src make browsers ignore 'unsafe-inline'.
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self' ipc: http://ipc.localhost",
+  "font-src 'self' data:",
+  "connect-src ipc: http://ipc.localhost",
   "object-src 'none'",
   "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
 ].join("; ");
 
 /**
