@@ -48,6 +48,8 @@ describe("MemoryBackend", () => {
       idle_minutes: 180,
       image: null,
       stop_timeout_secs: 30,
+      nix_conf_dir: null,
+      ssh_config_dir: null,
       start_at_login: false,
       notifications: false,
     };

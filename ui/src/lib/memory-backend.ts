@@ -261,6 +261,8 @@ export class MemoryBackend implements Backend {
       idle_minutes: 180,
       image: null,
       stop_timeout_secs: 30,
+      nix_conf_dir: null,
+      ssh_config_dir: null,
       start_at_login: false,
       notifications: false,
     };
