@@ -2,7 +2,8 @@
 # Trivial remote build round trip through the builder vs `ssh builder true`, in the same run.
 # Boots the test guest in a throwaway BUILDERBAR_HOME, runs `builderbar setup` into temp conf
 # dirs (elevation none: run as root), then times N of each. The gap is Nix's own overhead
-# (ssh-ng handshake, derivation upload, build, output copy back).
+# (ssh-ng handshake, derivation upload, build, output copy back). Substituters are off: this
+# machine has no network, and a lookup of cache.nixos.org would be measured instead.
 # Usage: benches/remote-build.sh [N]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ $bb setup --yes "${dirs[@]}" >/dev/null 2>&1
 ssh_cmd=(ssh -F "$work/etc/ssh/builderbar.conf" -o "UserKnownHostsFile=$BUILDERBAR_HOME/data/vm/known_hosts" -o BatchMode=yes builderbar-builder true)
 build_cmd() {
   NIX_CONF_DIR=$work/etc/nix NIX_USER_CONF_FILES=/dev/null NIX_REMOTE='' NIX_SSHOPTS="-F $work/etc/ssh/builderbar.conf" \
-    nix-build --no-out-link --max-jobs 0 --quiet -E \
+    nix-build --no-out-link --max-jobs 0 --quiet --option substituters "" -E \
     "derivation { name = \"bench\"; system = \"x86_64-linux\"; builder = \"/bin/sh\"; args = [ \"-c\" \"echo \$nonce > \$out\" ]; nonce = \"$1\"; }" >/dev/null
 }
 now() { date +%s%N; }
