@@ -256,6 +256,11 @@ impl Supervisor {
         let host_key_name = (image.host_key == HostKeySpec::Runtime).then_some(names.host_key.as_str());
         let written = keys.write_guest_channel(&files.guest_keys_dir(), &names.authorized_keys, host_key_name)?;
         if let KeyChannel::Share { security_model, .. } = &image.keys {
+            // sshd reads authorized_keys as the builder user, who must be able to enter the
+            // share (fw_cfg needs no directory, so there it stays 0700). Secret files stay 0600.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(files.guest_keys_dir(), std::fs::Permissions::from_mode(0o755))
+                .map_err(VmError::io("cannot open the guest key share to the guest"))?;
             if security_model.starts_with("mapped") {
                 // The guest's sshd (StrictModes) wants root-owned key files; mapped 9p reads
                 // ownership from these attributes instead of the host's uid.
