@@ -7,9 +7,12 @@ use std::time::Duration;
 use builderbar_core::doctor::{self, DoctorInputs};
 use builderbar_core::image::ImageManifest;
 use builderbar_core::keys::InstallKeys;
-use builderbar_core::privileged::{Applier, Elevation, ElevationEnv, Journal, Owner, SystemRunner};
+use builderbar_core::privileged::{Applier, Elevation, Journal, SystemRunner};
 use builderbar_core::settings::Settings;
-use builderbar_core::setup::{plan_setup, plan_unsetup, BuilderIdentity, SetupPlan, TestBuild, WiringTarget};
+use builderbar_core::setup::{
+    plan_setup, plan_unsetup, user_name, wiring_target, BuilderIdentity, SetupPlan, TestBuild, WiringOverrides,
+    WiringTarget,
+};
 use builderbar_core::vm::{StartRequest, VmState};
 
 use crate::cli::WiringFlags;
@@ -21,44 +24,23 @@ struct Wiring {
     elevation: Elevation,
 }
 
-fn euid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
 fn wiring(ctx: &Ctx, flags: &WiringFlags, settings: &Settings, trust_user: Option<String>) -> Result<Wiring, i32> {
     let elevation = match &flags.elevation {
-        Some(e) => Elevation::parse(e).ok_or_else(|| {
+        Some(e) => Some(Elevation::parse(e).ok_or_else(|| {
             eprintln!("error: unknown elevation `{e}`\nhint: use osascript, pkexec, sudo or none");
             exit::USAGE
-        })?,
-        None => {
-            Elevation::choose(ctx.host, &ElevationEnv::from_process()).map_err(|e| exit::report(&e, exit::ERROR))?
-        }
+        })?),
+        None => None,
     };
-    let mut target = WiringTarget::system();
-    if let Some(d) = flags.nix_conf_dir.clone().or_else(|| settings.nix_conf_dir.clone()) {
-        target.nix_conf_dir = d;
-    }
-    if let Some(d) = flags.ssh_config_dir.clone().or_else(|| settings.ssh_config_dir.clone()) {
-        target.ssh_config_dir = d;
-    }
-    target.trusted_user = trust_user;
-    // Without elevation the files stay ours (tests in temp dirs); with it they belong to root.
-    if elevation == Elevation::None && euid() != 0 {
-        let gid = rustix::process::getegid().as_raw();
-        target.owner = Owner { uid: euid(), gid };
-    }
+    let overrides = WiringOverrides {
+        nix_conf_dir: flags.nix_conf_dir.clone(),
+        ssh_config_dir: flags.ssh_config_dir.clone(),
+        elevation,
+        trusted_user: trust_user,
+    };
+    let (target, elevation) =
+        wiring_target(ctx.host, settings, &overrides).map_err(|e| exit::report(&e, exit::ERROR))?;
     Ok(Wiring { target, elevation })
-}
-
-fn user_name() -> String {
-    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| {
-        if euid() == 0 {
-            "root".into()
-        } else {
-            "nobody".into()
-        }
-    })
 }
 
 fn load(ctx: &Ctx) -> Result<(Settings, PathBuf, ImageManifest, InstallKeys), i32> {
