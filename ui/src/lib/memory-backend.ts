@@ -21,7 +21,9 @@ import type { TestBuildResult } from "./bindings/TestBuildResult";
 import type { VmState } from "./bindings/VmState";
 import type { VmStatus } from "./bindings/VmStatus";
 
-export type SetupStepId = "checks" | "image" | "keys" | "authorize" | "restart" | "test-build";
+import type { SetupStepId } from "./bindings/SetupStepId";
+
+export type { SetupStepId };
 export const SETUP_STEP_IDS: SetupStepId[] = [
   "checks",
   "image",
