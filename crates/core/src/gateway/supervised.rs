@@ -1,0 +1,55 @@
+//! The real builder behind the gateway: the VM supervisor, started with the same request the CLI builds.
+
+use std::time::Duration;
+
+use crate::gateway::{spawn, BuilderControl, GatewayConfig, GatewayError, GatewayHandle};
+use crate::vm::{StartRequest, Supervisor, VmError, VmState};
+
+pub struct SupervisedBuilder {
+    pub supervisor: Supervisor,
+    pub request: StartRequest,
+    pub ready_timeout: Duration,
+}
+
+impl BuilderControl for SupervisedBuilder {
+    fn running_port(&self) -> Option<u16> {
+        let s = self.supervisor.status();
+        if s.state == VmState::Running {
+            s.port
+        } else {
+            None
+        }
+    }
+
+    async fn ensure_running(&self) -> Result<u16, GatewayError> {
+        let s = self.supervisor.refresh().await;
+        match (&s.state, s.port) {
+            (VmState::Running, Some(port)) => return Ok(port),
+            (VmState::Starting, _) => {}
+            // Stopped, Failed (a new start clears it), or Stopping (start waits for the stop).
+            _ => {
+                self.supervisor.start(self.request.clone()).await.map_err(GatewayError::Start)?;
+            }
+        }
+        let s = self.supervisor.wait_ready(self.ready_timeout).await.map_err(GatewayError::Start)?;
+        s.port.ok_or(GatewayError::Start(VmError::NotRunning))
+    }
+
+    async fn stop_idle(&self) -> Result<bool, GatewayError> {
+        if self.supervisor.refresh().await.state != VmState::Running {
+            return Ok(false);
+        }
+        let grace = Duration::from_secs(u64::from(self.request.settings.stop_timeout_secs));
+        self.supervisor.stop(grace).await.map_err(GatewayError::Stop)?;
+        Ok(true)
+    }
+}
+
+/// What the app calls when `on_demand` is on (and again after the settings change): listens on
+/// 127.0.0.1:`settings.port`, reattaches to a builder that already runs, and starts `request`
+/// when a connection finds it stopped. Keep the handle; dropping it stops the gateway.
+pub async fn serve_on_demand(supervisor: Supervisor, request: StartRequest) -> Result<GatewayHandle, GatewayError> {
+    let config = GatewayConfig::from_settings(&request.settings)?;
+    supervisor.attach().await;
+    spawn(config.clone(), SupervisedBuilder { supervisor, request, ready_timeout: config.ready_timeout }).await
+}
