@@ -36,8 +36,16 @@ fn the_first_connection_wakes_the_stopped_builder_and_idle_stops_it() {
     );
     let serve_log = || std::fs::read_to_string(&log).unwrap_or_default();
     i.wait_for("serve to listen", Duration::from_secs(20), || serve_log().contains("Serving the builder"));
-    assert_eq!(i.status()["state"], "stopped");
+    let s = i.status();
+    assert_eq!(s["state"], "stopped", "{s}");
+    assert_eq!(s["gateway_port"].as_u64(), Some(u64::from(i.port)), "{s}");
     assert!(i.qemu_pids().is_empty());
+    // Our own gateway on the public port does not make settings think another program took it.
+    i.ok(&["settings", "set", "notifications", "true"]);
+    // A second gateway for the same builder is refused.
+    let second = i.run(&["serve"]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&second.stderr).contains("already serves this builder"));
 
     // The first connection finds the builder stopped: a pinned ssh through the gateway port, as
     // Nix would make it, is held while the guest boots and succeeds on the first try.
@@ -92,6 +100,7 @@ fn the_first_connection_wakes_the_stopped_builder_and_idle_stops_it() {
     }
     assert!(serve.0.try_wait().unwrap().unwrap().success());
     assert!(std::net::TcpListener::bind(("127.0.0.1", i.port)).is_ok(), "serve left its port bound");
+    assert_eq!(i.status()["gateway_port"], serde_json::Value::Null);
 }
 
 #[test]

@@ -9,6 +9,10 @@ pub enum GatewayError {
     OnDemandOff,
     #[error("port {port} on 127.0.0.1 is already in use, so the gateway cannot listen there")]
     PortInUse { port: u16 },
+    #[error("another gateway already serves this builder{}", .port.map(|p| format!(" on 127.0.0.1:{p}")).unwrap_or_default())]
+    AlreadyServed { port: Option<u16> },
+    #[error("cannot write {}: {source}", .path.display())]
+    Presence { path: std::path::PathBuf, source: std::io::Error },
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind { port: u16, source: std::io::Error },
     #[error("{} is \"{value}\", not a number of seconds", crate::gateway::IDLE_SECS_ENV)]
@@ -32,6 +36,10 @@ impl UserFacing for GatewayError {
                  before on-demand was turned on still holds it: `builderbar stop`, then try again. \
                  `lsof -iTCP:{port} -sTCP:LISTEN` shows who holds it."
             ),
+            GatewayError::AlreadyServed { .. } => {
+                "The app or another `builderbar serve` already does the job; quit it first to serve from here.".into()
+            }
+            GatewayError::Presence { .. } => "Check that Builderbar's data directory is writable.".into(),
             GatewayError::Bind { .. } => "Choose another port in Settings.".into(),
             GatewayError::BadIdleEnv { .. } => {
                 format!("Unset {} or set it to a whole number of seconds.", crate::gateway::IDLE_SECS_ENV)

@@ -10,6 +10,7 @@ mod counter;
 mod error;
 mod events;
 mod idle;
+mod presence;
 mod server;
 mod splice;
 mod supervised;
@@ -18,6 +19,7 @@ pub use config::{GatewayConfig, IDLE_SECS_ENV};
 pub use control::BuilderControl;
 pub use error::GatewayError;
 pub use events::GatewayEvent;
+pub use presence::serving_port;
 pub use server::{spawn, GatewayHandle};
 pub use supervised::{serve_on_demand, SupervisedBuilder};
 

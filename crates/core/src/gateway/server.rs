@@ -11,6 +11,7 @@ use tracing::{debug, info, warn};
 
 use crate::error::UserFacing;
 use crate::gateway::counter::Counter;
+use crate::gateway::presence::Presence;
 use crate::gateway::splice::{connect, splice};
 use crate::gateway::{idle, BuilderControl, GatewayConfig, GatewayError, GatewayEvent};
 
@@ -79,6 +80,8 @@ pub struct GatewayHandle {
     events: broadcast::Sender<GatewayEvent>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    /// Tells other processes which port we serve (set by `serve_on_demand`).
+    pub(crate) presence: Option<Presence>,
 }
 
 impl GatewayHandle {
@@ -103,6 +106,7 @@ impl GatewayHandle {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+        self.presence = None;
     }
 }
 
@@ -131,7 +135,7 @@ pub async fn spawn<C: BuilderControl>(config: GatewayConfig, control: C) -> Resu
         }
         info!(port, "gateway stopped listening");
     });
-    Ok(GatewayHandle { port, connections, events, stop, task: Some(task) })
+    Ok(GatewayHandle { port, connections, events, stop, task: Some(task), presence: None })
 }
 
 async fn accept_loop<C: BuilderControl>(listener: TcpListener, shared: Arc<Shared<C>>) {

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::gateway::presence::Presence;
 use crate::gateway::{spawn, BuilderControl, GatewayConfig, GatewayError, GatewayHandle};
 use crate::vm::{StartRequest, Supervisor, VmError, VmState};
 
@@ -50,6 +51,10 @@ impl BuilderControl for SupervisedBuilder {
 /// when a connection finds it stopped. Keep the handle; dropping it stops the gateway.
 pub async fn serve_on_demand(supervisor: Supervisor, request: StartRequest) -> Result<GatewayHandle, GatewayError> {
     let config = GatewayConfig::from_settings(&request.settings)?;
+    let presence = Presence::claim(&supervisor.context().files.vm_dir, config.listen_port)?;
     supervisor.attach().await;
-    spawn(config.clone(), SupervisedBuilder { supervisor, request, ready_timeout: config.ready_timeout }).await
+    let mut handle =
+        spawn(config.clone(), SupervisedBuilder { supervisor, request, ready_timeout: config.ready_timeout }).await?;
+    handle.presence = Some(presence);
+    Ok(handle)
 }

@@ -237,3 +237,15 @@ fn config_comes_from_the_settings_and_the_idle_override() {
     let e = GatewayConfig::from_settings_and(&s, Some("soon".into())).unwrap_err();
     assert!(e.to_string().contains("BUILDERBAR_IDLE_SECS is \"soon\""), "{e}");
 }
+
+#[test]
+fn a_serving_gateway_is_visible_to_other_processes_and_excludes_a_second_one() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(serving_port(dir.path()), None);
+    let held = presence::Presence::claim(dir.path(), 41000).unwrap();
+    assert_eq!(serving_port(dir.path()), Some(41000));
+    let e = presence::Presence::claim(dir.path(), 41002).unwrap_err();
+    assert!(e.to_string().contains("already serves this builder on 127.0.0.1:41000"), "{e}");
+    drop(held);
+    assert_eq!(serving_port(dir.path()), None, "a gateway that ended must not count");
+}
