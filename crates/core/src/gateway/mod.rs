@@ -16,7 +16,7 @@ mod splice;
 mod supervised;
 
 pub use config::{GatewayConfig, IDLE_SECS_ENV};
-pub use control::BuilderControl;
+pub use control::{BuilderControl, IdleStop};
 pub use error::GatewayError;
 pub use events::GatewayEvent;
 pub use presence::serving_port;

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::gateway::presence::Presence;
-use crate::gateway::{spawn, BuilderControl, GatewayConfig, GatewayError, GatewayHandle};
+use crate::gateway::{spawn, BuilderControl, GatewayConfig, GatewayError, GatewayHandle, IdleStop};
+use crate::vm::state::now_ms;
 use crate::vm::{StartRequest, Supervisor, VmError, VmState};
 
 pub struct SupervisedBuilder {
@@ -36,13 +37,18 @@ impl BuilderControl for SupervisedBuilder {
         s.port.ok_or(GatewayError::Start(VmError::NotRunning))
     }
 
-    async fn stop_idle(&self) -> Result<bool, GatewayError> {
-        if self.supervisor.refresh().await.state != VmState::Running {
-            return Ok(false);
+    async fn stop_idle(&self, idle: Duration) -> Result<IdleStop, GatewayError> {
+        let s = self.supervisor.refresh().await;
+        if s.state != VmState::Running {
+            return Ok(IdleStop::NotRunning);
+        }
+        let age = Duration::from_millis(now_ms().saturating_sub(s.started_at_ms.unwrap_or(0)));
+        if age < idle {
+            return Ok(IdleStop::StartedRecently { wait: idle - age });
         }
         let grace = Duration::from_secs(u64::from(self.request.settings.stop_timeout_secs));
         self.supervisor.stop(grace).await.map_err(GatewayError::Stop)?;
-        Ok(true)
+        Ok(IdleStop::Stopped)
     }
 }
 

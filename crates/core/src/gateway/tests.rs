@@ -23,6 +23,8 @@ struct Fake {
     fail: AtomicBool,
     starts: AtomicUsize,
     stops: AtomicUsize,
+    /// When it last came up (None: running since before the gateway, long ago).
+    started_at: std::sync::Mutex<Option<Instant>>,
 }
 
 impl BuilderControl for Arc<Fake> {
@@ -42,16 +44,21 @@ impl BuilderControl for Arc<Fake> {
             }));
         }
         self.running.store(true, SeqCst);
+        *self.started_at.lock().unwrap() = Some(Instant::now());
         Ok(self.upstream)
     }
-    async fn stop_idle(&self) -> Result<bool, GatewayError> {
+    async fn stop_idle(&self, idle: Duration) -> Result<IdleStop, GatewayError> {
         if !self.running.load(SeqCst) {
-            return Ok(false);
+            return Ok(IdleStop::NotRunning);
+        }
+        let age = self.started_at.lock().unwrap().map(|t| t.elapsed()).unwrap_or(Duration::MAX);
+        if age < idle {
+            return Ok(IdleStop::StartedRecently { wait: idle - age });
         }
         self.stops.fetch_add(1, SeqCst);
         tokio::time::sleep(self.stop_takes).await;
         self.running.store(false, SeqCst);
-        Ok(true)
+        Ok(IdleStop::Stopped)
     }
 }
 
@@ -80,6 +87,7 @@ async fn fake(boot_ms: u64, running: bool) -> Arc<Fake> {
         fail: AtomicBool::new(false),
         starts: AtomicUsize::new(0),
         stops: AtomicUsize::new(0),
+        started_at: std::sync::Mutex::new(None),
     })
 }
 
@@ -248,4 +256,21 @@ fn a_serving_gateway_is_visible_to_other_processes_and_excludes_a_second_one() {
     assert!(e.to_string().contains("already serves this builder on 127.0.0.1:41000"), "{e}");
     drop(held);
     assert_eq!(serving_port(dir.path()), None, "a gateway that ended must not count");
+}
+
+#[tokio::test]
+async fn a_builder_started_late_in_the_period_still_gets_its_full_idle_period() {
+    let f = fake(0, false).await;
+    let gw = spawn(config(600), f.clone()).await.unwrap();
+    let mut events = gw.subscribe();
+    // Started by hand (not through the gateway) 400 ms into the gateway's idle period.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let started = Instant::now();
+    f.ensure_running().await.unwrap();
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(5), events.recv()).await.unwrap().unwrap(),
+        GatewayEvent::IdleStopped { idle_secs: 0 }
+    );
+    assert!(started.elapsed() >= Duration::from_millis(600), "stopped {:?} after it started", started.elapsed());
+    assert_eq!(f.stops.load(SeqCst), 1);
 }
