@@ -20,11 +20,23 @@ impl Drop for Serve {
 
 const IDLE_SECS: u64 = 10;
 
+/// Turns on_demand on, on a port whose next port (qemu's forward) is free as well: on a busy
+/// machine a random free port's neighbour may not be.
+fn on_demand(i: &mut Install) {
+    let port = (0..100)
+        .map(|_| common::free_port())
+        .find(|p| *p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok())
+        .expect("a free pair of ports");
+    i.port = port;
+    i.ok(&["settings", "set", "port", &port.to_string()]);
+    i.ok(&["settings", "set", "on_demand", "true"]);
+}
+
 #[test]
 fn the_first_connection_wakes_the_stopped_builder_and_idle_stops_it() {
     let _g = serial();
-    let i = Install::new();
-    i.ok(&["settings", "set", "on_demand", "true"]);
+    let mut i = Install::new();
+    on_demand(&mut i);
     let log = i.home.path().join("serve.stderr");
     let serve = Serve(
         i.cmd(&["serve"])
@@ -106,13 +118,13 @@ fn the_first_connection_wakes_the_stopped_builder_and_idle_stops_it() {
 #[test]
 fn serve_refuses_when_on_demand_is_off_or_the_port_is_taken() {
     let _g = serial();
-    let i = Install::new();
+    let mut i = Install::new();
     let out = i.run(&["serve"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("on-demand is off") && err.contains("settings set on_demand true"), "{err}");
 
-    i.ok(&["settings", "set", "on_demand", "true"]);
+    on_demand(&mut i);
     let _blocker = std::net::TcpListener::bind(("127.0.0.1", i.port)).unwrap();
     let out = i.run(&["serve"]);
     let err = String::from_utf8_lossy(&out.stderr);
