@@ -3,6 +3,7 @@
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
+pub mod gateway;
 pub mod host;
 pub mod image;
 pub mod keys;

@@ -107,7 +107,7 @@ pub fn qemu_argv(host: Host, image: &ImageManifest, settings: &Settings, accel: 
     // Loopback only: the builder is never reachable from the network.
     a.extend([
         "-netdev".into(),
-        format!("user,id=net0,hostfwd=tcp:127.0.0.1:{}-:{}", settings.port, image.ssh.port),
+        format!("user,id=net0,hostfwd=tcp:127.0.0.1:{}-:{}", settings.forward_port(), image.ssh.port),
         "-device".into(),
         "virtio-net-pci,netdev=net0".into(),
     ]);

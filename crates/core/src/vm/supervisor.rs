@@ -223,7 +223,8 @@ impl Supervisor {
         let keys = InstallKeys::ensure(&ctx.paths.keys_dir())?;
         let facts = AccelFacts::probe(&ctx.kvm_broken_marker());
         let accel = resolve(req.settings.accelerator, ctx.host, image.guest_arch(), facts)?;
-        let port = req.settings.port;
+        // On demand, the gateway holds settings.port and qemu forwards the port after it.
+        let port = req.settings.forward_port();
         if !port_is_free(port) {
             return Err(VmError::PortInUse { port });
         }
