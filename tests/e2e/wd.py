@@ -89,7 +89,7 @@ def wait_for(what, fn, timeout=60, interval=0.25):
             last = fn()
             if last:
                 return last
-        except WebDriverError as e:
+        except (WebDriverError, OSError) as e:  # OSError: a connection reset while a window loads
             last = e
         time.sleep(interval)
     raise TimeoutError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
