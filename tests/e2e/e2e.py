@@ -111,19 +111,25 @@ class Flow:
                 return g
         return None
 
+    def menus(self):
+        return [g for _, g in self.app_windows() if g["HEIGHT"] > 100 and g["Y"] < 60]
+
+    def close_tray_menu(self):
+        self.xdo("key", "Escape")
+        wait_for("the tray menu to close", lambda: not self.menus(), timeout=10)
+
     def open_tray_menu(self):
+        if self.menus():
+            self.close_tray_menu()
         g = wait_for("the tray icon in trayer", self.tray_icon, timeout=20)
         self.xdo("mousemove", str(g["X"] + g["WIDTH"] // 2), str(g["Y"] + g["HEIGHT"] // 2), "click", "1")
-        return wait_for(
-            "the tray menu",
-            lambda: [g for _, g in self.app_windows() if g["HEIGHT"] > 100],
-            timeout=10,
-        )
+        menu = wait_for("the tray menu", self.menus, timeout=10)
+        time.sleep(0.5)  # the menu grabs the keyboard once mapped
+        return menu
 
     def tray_choose(self, downs):
         """Opens the tray menu and activates the `downs`-th enabled item by keyboard."""
         self.open_tray_menu()
-        time.sleep(0.3)
         self.xdo("key", *(["Down"] * downs))
         time.sleep(0.2)
 
@@ -139,6 +145,11 @@ class Flow:
             if f"BUILDERBAR_HOME={self.home}".encode() in env:
                 mine.append(pid)
         return mine
+
+    def cli(self, *args):
+        r = subprocess.run([self.a.cli, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, f"builderbar {' '.join(args)}: {r.returncode} {r.stderr}"
+        return r
 
     def tray_state(self):
         return self.invoke("app_tray_state")
@@ -249,11 +260,14 @@ class Flow:
         self.wait_state("running", timeout=a.boot_timeout)
         self.log(f"running {time.monotonic() - t0:.1f} s after the click")
         wait_for("the tray line with CPU and memory", lambda: "CPU" in self.tray_state()["status_line"], timeout=5)
+        if a.cli:
+            st = json.loads(self.cli("status", "--json").stdout)
+            assert st["state"] == "running", st
+            self.log("`builderbar status` sees the builder the app started")
         self.shot("dashboard-running")
         self.open_tray_menu()
-        time.sleep(0.3)
         self.shot("tray-menu-running", window=False)
-        self.xdo("key", "Escape")
+        self.close_tray_menu()
 
         # 4. The console window (opened from the tray menu) shows the guest's boot lines.
         self.tray_choose(3)  # Stop Builder, Dashboard…, Console…
@@ -293,9 +307,8 @@ class Flow:
         assert tray["state"] == "stopped" and tray["status_line"] == "Stopped", tray
         self.shot("dashboard-stopped-again")
         self.open_tray_menu()
-        time.sleep(0.3)
         self.shot("tray-menu-stopped", window=False)
-        self.xdo("key", "Escape")
+        self.close_tray_menu()
 
         # 7. A second launch hands over to the first (which shows its dashboard) and exits.
         #    (WebDriver's "close window" closes the page but not the native window, so the
@@ -311,6 +324,26 @@ class Flow:
         assert n == 1, f"{n} app processes with our BUILDERBAR_HOME"
         self.log("the first app showed its dashboard; one app process")
         self.shot("second-launch-focuses-first")
+
+        # 8. The CLI and the app act on the same builder: a terminal start/stop shows in the
+        #    tray within a second (file events on the VM directory, no polling).
+        if a.cli:
+            self.cli("start")
+            t0 = time.monotonic()
+            wait_for("the tray to show the CLI's start", lambda: self.tray_state()["state"] != "stopped",
+                     timeout=5, interval=0.05)
+            seen = time.monotonic() - t0
+            assert seen < 1.0, f"the tray showed the CLI's start after {seen:.2f} s"
+            self.log(f"`builderbar start` showed in the tray after {seen:.2f} s")
+            self.wait_state("running", timeout=a.boot_timeout)
+            self.cli("stop")
+            t0 = time.monotonic()
+            wait_for("the tray to show the CLI's stop", lambda: self.tray_state()["state"] == "stopped",
+                     timeout=5, interval=0.05)
+            seen = time.monotonic() - t0
+            assert seen < 1.0, f"the tray showed the CLI's stop after {seen:.2f} s"
+            self.log(f"`builderbar stop` showed in the tray {seen:.2f} s after it returned")
+            self.shot("cli-start-stop-seen")
         self.log("PASS")
 
     def cleanup(self):
@@ -337,6 +370,7 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--tauri-driver", default=shutil.which("tauri-driver") or os.path.expanduser("~/.cargo/bin/tauri-driver"))
     p.add_argument("--native-driver", default=shutil.which("WebKitWebDriver") or "/usr/bin/WebKitWebDriver")
+    p.add_argument("--cli", help="the builderbar CLI, for the app/CLI steps")
     p.add_argument("--boot-timeout", type=int, default=180)
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)

@@ -47,9 +47,11 @@ else
 fi
 echo "e2e: building the app (ui: $UI)"
 cargo build -p builderbar-app --features tauri/custom-protocol
+cargo build -p builderbar-cli
 APP=$CARGO_TARGET_DIR/debug/builderbar-app
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
 exec dbus-run-session -- python3 "$ROOT/tests/e2e/e2e.py" \
-  --app "$APP" --image "$IMAGE" --ui "$UI" --out "$OUT" --tauri-driver "$TAURI_DRIVER"
+  --app "$APP" --image "$IMAGE" --ui "$UI" --out "$OUT" --tauri-driver "$TAURI_DRIVER" \
+  --cli "$CARGO_TARGET_DIR/debug/builderbar"
