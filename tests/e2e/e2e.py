@@ -291,6 +291,11 @@ class Flow:
             self.invoke("console_input", {"data": cmd + "\n"})
         wait_for("the command's output", lambda: "E2E-42" in console_text(), timeout=20)
         self.shot("console-typed")
+        # Capabilities are enforced: the console window may not stop the builder or save settings.
+        for cmd in ("vm_stop", "settings_save", "app_quit"):
+            r = self.s.execute_async(INVOKE, cmd, {})
+            assert "err" in r and "not allowed" in json.dumps(r["err"]), f"{cmd} from the console window: {r}"
+        self.log("the console window's capability refuses vm_stop, settings_save, app_quit")
 
         # 6. Stop from the UI; Stopped in the dashboard and the tray.
         self.use("dashboard")
