@@ -7,6 +7,7 @@
 #
 #   benches/app-idle.sh                 # DURATION=60 by default
 #   DURATION=20 BUILDERBAR_E2E_IMAGE=DIR benches/app-idle.sh
+#   BUILDERBAR_E2E_DIST=DIR benches/app-idle.sh    # a built UI other than ui/dist
 #
 # Needs what tests/e2e/run.sh needs (minus tauri-driver). Writes test-output/bench/app-idle.txt.
 set -euo pipefail
@@ -19,7 +20,10 @@ mkdir -p "$OUT"
 
 IMAGE=${BUILDERBAR_E2E_IMAGE:-}
 [ -n "$IMAGE" ] || IMAGE=$("$ROOT/tests/guest/build.sh" | tail -n 1)
-if [ -f "$ROOT/ui/dist/index.html" ]; then
+if [ -n "${BUILDERBAR_E2E_DIST:-}" ]; then
+  UI=real
+  export TAURI_CONFIG="{\"build\":{\"frontendDist\":\"$BUILDERBAR_E2E_DIST\"}}"
+elif [ -f "$ROOT/ui/dist/index.html" ]; then
   UI=real
   unset TAURI_CONFIG
 else

@@ -19,10 +19,14 @@ use tracing::{info, warn};
 use crate::state::AppState;
 use crate::windows::WindowKind;
 
-/// `--open <window>` opens a window at launch (the e2e test and `npm run app` use it).
+/// `--open <window>` (or `BUILDERBAR_OPEN=<window>`) opens a window at launch (the e2e test
+/// and `BUILDERBAR_OPEN=dashboard npm run app` use it).
 pub fn open_arg(args: &[String]) -> Result<Option<WindowKind>, String> {
     match args.iter().position(|a| a == "--open") {
-        None => Ok(None),
+        None => match std::env::var("BUILDERBAR_OPEN") {
+            Ok(k) if !k.is_empty() => k.parse().map(Some),
+            _ => Ok(None),
+        },
         Some(i) => match args.get(i + 1) {
             Some(k) => k.parse().map(Some),
             None => Err("--open needs a window name".into()),

@@ -91,7 +91,7 @@ fn toggle_dashboard<R: Runtime>(app: &AppHandle<R>) {
             let _ = w.close();
         }
         _ => {
-            if let Err(e) = windows::open(app, WindowKind::Dashboard) {
+            if let Err(e) = windows::open_popover(app) {
                 warn!("cannot open the dashboard: {e}");
             }
         }

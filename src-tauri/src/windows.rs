@@ -93,6 +93,22 @@ pub fn open<R: Runtime>(app: &AppHandle<R>, kind: WindowKind) -> tauri::Result<(
     Ok(())
 }
 
+/// The dashboard as a popover from a click on the tray icon: like a menu, it closes (and is
+/// destroyed) when it loses focus. Opened any other way it stays until closed.
+pub fn open_popover<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let existed = app.get_webview_window(WindowKind::Dashboard.label()).is_some();
+    open(app, WindowKind::Dashboard)?;
+    if let (false, Some(w)) = (existed, app.get_webview_window(WindowKind::Dashboard.label())) {
+        let handle = w.clone();
+        w.on_window_event(move |e| {
+            if let tauri::WindowEvent::Focused(false) = e {
+                let _ = handle.close();
+            }
+        });
+    }
+    Ok(())
+}
+
 /// Managed when the positioner plugin is registered (not in the mock-runtime tests).
 pub struct Positioner;
 

@@ -4,6 +4,7 @@
 #
 #   tests/e2e/run.sh                     # image: tests/guest/build.sh's output
 #   BUILDERBAR_E2E_IMAGE=DIR tests/e2e/run.sh
+#   BUILDERBAR_E2E_DIST=DIR tests/e2e/run.sh   # a built UI other than ui/dist
 #
 # Needs (Debian 12): xvfb xauth trayer xdotool imagemagick webkit2gtk-driver dbus-daemon
 # qemu-system-x86 python3, the Tauri build packages (libwebkit2gtk-4.1-dev
@@ -33,9 +34,12 @@ if [ -z "$IMAGE" ]; then
 fi
 [ -f "$IMAGE/builderbar-image.json" ] || { echo "e2e: $IMAGE holds no builderbar-image.json" >&2; exit 2; }
 
-# The real UI when it has been built; otherwise a placeholder page (the flow then drives the
-# IPC commands the UI would call, and says so).
-if [ -f "$ROOT/ui/dist/index.html" ]; then
+# The real UI when it has been built (ui/dist, or BUILDERBAR_E2E_DIST=DIR); otherwise a
+# placeholder page (the flow then drives the IPC commands the UI would call, and says so).
+if [ -n "${BUILDERBAR_E2E_DIST:-}" ]; then
+  UI=real
+  export TAURI_CONFIG="{\"build\":{\"frontendDist\":\"$BUILDERBAR_E2E_DIST\"}}"
+elif [ -f "$ROOT/ui/dist/index.html" ]; then
   UI=real
   unset TAURI_CONFIG
 else
