@@ -15,10 +15,10 @@ guest_files=(init shutdown inittab)
 # Guest packages besides the kernel. Libraries not listed here come from the host
 # (same Debian release): the host's nix already pulls most of them from there.
 packages=(busybox-static dropbear-bin libtomcrypt1 libtommath1 e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1)
-# Kernel modules the guest loads, in order; dependencies are added from each .ko's
-# depends=. crc32c_generic is ext4/jbd2's soft dependency (softdep=pre: crypto-crc32c),
-# which depends= does not name.
-# The power button comes first, so a powerdown early in the boot is not lost.
+# Kernel modules the guest loads, in this order, each after its dependencies (from each
+# .ko's depends=). The power button comes first, so an early powerdown is not lost.
+# crc32c_generic is ext4/jbd2's soft dependency (softdep=pre: crypto-crc32c), which
+# depends= does not name.
 modules=(button evdev qemu_fw_cfg virtio_pci virtio_net virtio_blk virtio-rng crc32c_generic ext4)
 
 log() { printf 'guest-build: %s\n' "$*" >&2; }
@@ -180,7 +180,7 @@ while read -r link; do
   ln -sf nix "$root/usr/bin/$(basename "$link")"
 done < <(find /usr/bin -maxdepth 1 -lname nix)
 for lib in /lib/x86_64-linux-gnu/libnss_files.so.2 /lib/x86_64-linux-gnu/libnss_dns.so.2; do
-  [[ -e "$lib" ]] && put "$lib"
+  if [[ -e "$lib" ]]; then put "$lib"; fi
 done
 
 # dropbear (sshd) and its key converter; e2fsprogs for a journalled state disk.
@@ -275,8 +275,8 @@ export PS1='builderbar-guest:\w\$ '
 EOF
 mkdir -p "$root/etc/nix"
 cat >"$root/etc/nix/nix.conf" <<'EOF'
-# A remote builder for Builderbar: single-user store owned by `builder`, no build users,
-# no sandbox (the test guest has no namespaces setup), nothing fetched from caches.
+# A remote builder for Builderbar: single-user store owned by `builder`, so no build
+# users and no sandbox (both need root); nothing is fetched from caches.
 build-users-group =
 sandbox = false
 substituters =

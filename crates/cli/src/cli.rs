@@ -85,6 +85,39 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Wire the builder into Nix: keys, nix.conf, machines, ssh config; one authorization; a test build.
+    Setup {
+        #[command(flatten)]
+        wiring: WiringFlags,
+        /// Apply without asking.
+        #[arg(long)]
+        yes: bool,
+        /// Show the changes as a diff and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also add you to `extra-trusted-users` (Nix ignores untrusted users' builders).
+        #[arg(long)]
+        trust_me: bool,
+        /// Skip the test build at the end.
+        #[arg(long)]
+        no_test_build: bool,
+    },
+    /// Remove everything setup added; the user's files get their original bytes back.
+    Unsetup {
+        #[command(flatten)]
+        wiring: WiringFlags,
+        #[arg(long)]
+        yes: bool,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check everything Builderbar depends on; each problem with its cause and fix.
+    Doctor {
+        #[command(flatten)]
+        wiring: WiringFlags,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the qemu command line the next start would use.
     Argv {
         #[arg(long)]
@@ -106,4 +139,25 @@ pub enum SettingsAction {
 pub enum KeysAction {
     /// Public halves and fingerprints only.
     Show,
+    /// Replace both keys, restart the builder if it runs, and re-apply the wiring in one Plan.
+    Rotate {
+        #[command(flatten)]
+        wiring: WiringFlags,
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Where the Nix wiring goes and how it is authorized (defaults: the system's).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WiringFlags {
+    /// Nix's configuration directory (default: the nix_conf_dir setting, else /etc/nix).
+    #[arg(long)]
+    pub nix_conf_dir: Option<PathBuf>,
+    /// The ssh client's drop-in directory (default: the ssh_config_dir setting, else /etc/ssh/ssh_config.d).
+    #[arg(long)]
+    pub ssh_config_dir: Option<PathBuf>,
+    /// How to get root: osascript, pkexec, sudo or none (default: chosen for this machine).
+    #[arg(long)]
+    pub elevation: Option<String>,
 }

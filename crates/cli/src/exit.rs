@@ -15,7 +15,8 @@ pub const FAILED: i32 = 4;
 pub const TIMEOUT: i32 = 5;
 /// Another process is starting or stopping the builder.
 pub const BUSY: i32 = 6;
-/// `doctor` found a failing check.
+
+/// `doctor` found a failing check; `setup` was declined or its test build failed.
 pub const CHECK_FAILED: i32 = 7;
 
 /// Prints an error with its hint, logs it, and returns the exit code for it.

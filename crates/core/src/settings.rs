@@ -73,6 +73,12 @@ pub struct Settings {
     pub start_at_login: bool,
     /// Notify when the builder fails, or is ready after an on-demand start.
     pub notifications: bool,
+    /// Nix's configuration directory for setup and doctor (None: /etc/nix).
+    #[ts(type = "string | null")]
+    pub nix_conf_dir: Option<PathBuf>,
+    /// The ssh client's drop-in directory for setup and doctor (None: /etc/ssh/ssh_config.d).
+    #[ts(type = "string | null")]
+    pub ssh_config_dir: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -89,6 +95,8 @@ impl Default for Settings {
             stop_timeout_secs: 30,
             start_at_login: false,
             notifications: false,
+            nix_conf_dir: None,
+            ssh_config_dir: None,
         }
     }
 }

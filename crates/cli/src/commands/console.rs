@@ -54,18 +54,15 @@ pub async fn run(ctx: &Ctx, history_only: bool, no_input: bool) -> i32 {
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(_) => break exit::OK,
             },
-            input = in_rx.recv() => match input {
-                Some(bytes) => {
-                    if interactive && bytes.contains(&DETACH) {
-                        break exit::OK;
-                    }
-                    if let Err(e) = send_input(&files.serial_socket(), &bytes).await {
-                        eprintln!("\r\nerror: {e}\r");
-                    }
+            // None: stdin closed (a pipe); keep showing output until the VM stops.
+            Some(bytes) = in_rx.recv() => {
+                if interactive && bytes.contains(&DETACH) {
+                    break exit::OK;
                 }
-                // stdin closed (a pipe): keep showing output until the VM stops.
-                None => {}
-            },
+                if let Err(e) = send_input(&files.serial_socket(), &bytes).await {
+                    eprintln!("\r\nerror: {e}\r");
+                }
+            }
             r = states.changed() => {
                 if r.is_err() { break exit::OK; }
                 let st = states.borrow().state.clone();

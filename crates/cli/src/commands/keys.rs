@@ -6,7 +6,7 @@ use crate::cli::KeysAction;
 use crate::context::Ctx;
 use crate::exit;
 
-pub fn run(ctx: &Ctx, action: KeysAction) -> i32 {
+pub async fn run(ctx: &Ctx, action: KeysAction) -> i32 {
     match action {
         KeysAction::Show => {
             let keys = match InstallKeys::ensure(&ctx.paths.keys_dir()) {
@@ -23,5 +23,6 @@ pub fn run(ctx: &Ctx, action: KeysAction) -> i32 {
                 Err(e) => exit::report(&e, exit::ERROR),
             }
         }
+        KeysAction::Rotate { wiring, yes } => super::setup::rotate(ctx, &wiring, yes).await,
     }
 }

@@ -4,6 +4,7 @@ mod console;
 mod keys;
 mod logs;
 mod settings;
+mod setup;
 mod ssh;
 mod vm;
 
@@ -22,6 +23,11 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Logs { console, lines } => logs::run(&ctx, console, lines),
         Command::Ssh { command } => ssh::run(&ctx, &command).await,
         Command::Settings { action } => settings::run(&ctx, action).await,
-        Command::Keys { action } => keys::run(&ctx, action),
+        Command::Keys { action } => keys::run(&ctx, action).await,
+        Command::Setup { wiring, yes, dry_run, trust_me, no_test_build } => {
+            setup::setup(&ctx, &wiring, yes, dry_run, trust_me, !no_test_build).await
+        }
+        Command::Unsetup { wiring, yes, dry_run } => setup::unsetup(&ctx, &wiring, yes, dry_run).await,
+        Command::Doctor { wiring, json } => setup::doctor(&ctx, &wiring, json).await,
     }
 }

@@ -92,14 +92,15 @@ fn print_console_tail(status: &VmStatus) {
 pub async fn stop(ctx: &Ctx, timeout: Option<u64>) -> i32 {
     let secs = timeout.unwrap_or_else(|| ctx.settings().map(|s| u64::from(s.stop_timeout_secs)).unwrap_or(30));
     let before = ctx.supervisor.refresh().await;
-    if before.state == VmState::Stopped {
+    let running = !matches!(before.state, VmState::Stopped | VmState::Failed { .. });
+    if !running {
         eprintln!("The builder is not running.");
     } else {
         eprintln!("Stopping the builder (guest power-off, up to {secs} s) …");
     }
     match ctx.supervisor.stop(Duration::from_secs(secs)).await {
         Ok(_) => {
-            if before.state != VmState::Stopped {
+            if running {
                 eprintln!("Stopped. The state disk is kept.");
             }
             exit::OK

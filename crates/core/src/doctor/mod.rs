@@ -1,5 +1,7 @@
 //! Doctor: checks of everything Builderbar depends on, each with a cause and a fix.
 
+pub mod checks;
 pub mod report;
 
+pub use checks::{run, DoctorInputs};
 pub use report::{CheckStatus, DoctorCheck, DoctorReport};

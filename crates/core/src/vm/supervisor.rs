@@ -170,7 +170,25 @@ impl Supervisor {
             self.ensure_monitor(pid, None).await;
             return Ok(self.refresh_locked().await);
         }
-        match self.start_locked(&req, None).await {
+        let result = match self.start_locked(&req, None).await {
+            // Auto means "KVM when it works": a KVM that qemu rejects falls back to TCG, once,
+            // and is remembered so the next start goes straight to TCG.
+            Err(VmError::QemuFailed { summary, .. })
+                if req.settings.accelerator == Accelerator::Auto && summary.contains("KVM") =>
+            {
+                warn!("{summary}; falling back to TCG");
+                let _ = std::fs::write(self.inner.ctx.kvm_broken_marker(), format!("{summary}\n"));
+                let mut tcg = req.clone();
+                tcg.settings.accelerator = Accelerator::Tcg;
+                let notice = format!(
+                    "KVM could not run the guest here ({summary}), so the builder runs under TCG (slower). \
+                     Set the accelerator to kvm to try it again."
+                );
+                self.start_locked(&tcg, Some(notice)).await
+            }
+            other => other,
+        };
+        match result {
             Err(e) => {
                 let record = FailureRecord { reason: e.to_string(), hint: e.hint(), console_tail: vec![] };
                 write_json(&self.files().failure_record(), &record);
@@ -255,6 +273,19 @@ impl Supervisor {
             // Its own process group: a Ctrl-C in the terminal that started it does not reach qemu.
             .process_group(0)
             .kill_on_drop(false);
+        // Recorded before qemu exists, so a process that dies right after spawning it still
+        // leaves enough for the next one to reattach (the pid comes from qemu's pidfile).
+        let mut run = RunRecord {
+            pid: 0,
+            port,
+            accelerator: accel.as_str().into(),
+            image_name: image.name.clone(),
+            image_dir: req.image_dir.clone(),
+            started_at_ms: now_ms(),
+            ready_marker: image.ready_marker.clone(),
+            notice: notice.clone(),
+        };
+        write_json(&files.run_record(), &run);
         let mut child = cmd.spawn().map_err(VmError::io(format!("cannot run {}", argv.program)))?;
         let pid = child.id().unwrap_or(0);
         let (exit_tx, exit_rx) = watch::channel::<Option<ExitStatus>>(None);
@@ -290,16 +321,7 @@ impl Supervisor {
             }
         }
 
-        let run = RunRecord {
-            pid,
-            port,
-            accelerator: accel.as_str().into(),
-            image_name: image.name.clone(),
-            image_dir: req.image_dir.clone(),
-            started_at_ms: now_ms(),
-            ready_marker: image.ready_marker.clone(),
-            notice: notice.clone(),
-        };
+        run.pid = pid;
         write_json(&files.run_record(), &run);
         self.inner.console.reset();
         self.set(status_from_run(VmState::Starting, &run));
@@ -391,7 +413,15 @@ impl Supervisor {
         s.state = VmState::Stopping;
         s.pid = Some(pid);
         self.set(s);
-        info!(pid, "asking the guest to power off");
+        // A guest that is still booting may not handle the power button yet (and runs no
+        // builds): give it only a moment before qemu is told to quit.
+        let port = read_json::<RunRecord>(&files.run_record()).map(|r| r.port);
+        let booted = match port {
+            Some(p) => probe_banner(p, Duration::from_millis(500)).await.is_some(),
+            None => false,
+        };
+        let graceful_timeout = if booted { graceful_timeout } else { graceful_timeout.min(Duration::from_secs(3)) };
+        info!(pid, booted, "asking the guest to power off");
         if let Err(e) = qmp::command(&files.qmp_socket(), "system_powerdown", Duration::from_secs(3)).await {
             warn!("system_powerdown failed: {e}");
         }
@@ -441,7 +471,7 @@ impl Supervisor {
         mut stop: watch::Receiver<bool>,
     ) {
         let files = self.files().clone();
-        let run = read_json::<RunRecord>(&files.run_record());
+        let mut run = read_json::<RunRecord>(&files.run_record());
         let marker_seen = Arc::new(Notify::new());
         let follower = LogFollower {
             path: files.console_log(),
@@ -453,7 +483,6 @@ impl Supervisor {
         let mut exit_rx = exit_rx;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let port = run.as_ref().map(|r| r.port);
         loop {
             let mut probe_now = false;
             tokio::select! {
@@ -480,8 +509,11 @@ impl Supervisor {
                 }
                 continue;
             }
+            if run.is_none() {
+                run = read_json::<RunRecord>(&files.run_record());
+            }
             if matches!(cur.state, VmState::Starting | VmState::Stopped | VmState::Failed { .. }) || probe_now {
-                let ready = match port {
+                let ready = match run.as_ref().map(|r| r.port) {
                     Some(p) => probe_banner(p, Duration::from_millis(800)).await.is_some(),
                     None => false,
                 };

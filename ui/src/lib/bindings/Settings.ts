@@ -40,4 +40,12 @@ start_at_login: boolean,
 /**
  * Notify when the builder fails, or is ready after an on-demand start.
  */
-notifications: boolean, };
+notifications: boolean, 
+/**
+ * Nix's configuration directory for setup and doctor (None: /etc/nix).
+ */
+nix_conf_dir: string | null, 
+/**
+ * The ssh client's drop-in directory for setup and doctor (None: /etc/ssh/ssh_config.d).
+ */
+ssh_config_dir: string | null, };

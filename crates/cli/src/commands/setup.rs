@@ -1,0 +1,331 @@
+//! setup, unsetup, doctor and key rotation: the Nix wiring from a terminal.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use builderbar_core::doctor::{self, DoctorInputs};
+use builderbar_core::image::ImageManifest;
+use builderbar_core::keys::InstallKeys;
+use builderbar_core::privileged::{Applier, Elevation, ElevationEnv, Journal, Owner, SystemRunner};
+use builderbar_core::settings::Settings;
+use builderbar_core::setup::{plan_setup, plan_unsetup, BuilderIdentity, SetupPlan, TestBuild, WiringTarget};
+use builderbar_core::vm::{StartRequest, VmState};
+
+use crate::cli::WiringFlags;
+use crate::context::Ctx;
+use crate::exit;
+
+struct Wiring {
+    target: WiringTarget,
+    elevation: Elevation,
+}
+
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+fn wiring(ctx: &Ctx, flags: &WiringFlags, settings: &Settings, trust_user: Option<String>) -> Result<Wiring, i32> {
+    let elevation = match &flags.elevation {
+        Some(e) => Elevation::parse(e).ok_or_else(|| {
+            eprintln!("error: unknown elevation `{e}`\nhint: use osascript, pkexec, sudo or none");
+            exit::USAGE
+        })?,
+        None => {
+            Elevation::choose(ctx.host, &ElevationEnv::from_process()).map_err(|e| exit::report(&e, exit::ERROR))?
+        }
+    };
+    let mut target = WiringTarget::system();
+    if let Some(d) = flags.nix_conf_dir.clone().or_else(|| settings.nix_conf_dir.clone()) {
+        target.nix_conf_dir = d;
+    }
+    if let Some(d) = flags.ssh_config_dir.clone().or_else(|| settings.ssh_config_dir.clone()) {
+        target.ssh_config_dir = d;
+    }
+    target.trusted_user = trust_user;
+    // Without elevation the files stay ours (tests in temp dirs); with it they belong to root.
+    if elevation == Elevation::None && euid() != 0 {
+        let gid = rustix::process::getegid().as_raw();
+        target.owner = Owner { uid: euid(), gid };
+    }
+    Ok(Wiring { target, elevation })
+}
+
+fn user_name() -> String {
+    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| {
+        if euid() == 0 {
+            "root".into()
+        } else {
+            "nobody".into()
+        }
+    })
+}
+
+fn load(ctx: &Ctx) -> Result<(Settings, PathBuf, ImageManifest, InstallKeys), i32> {
+    let settings = ctx.settings().map_err(|e| exit::report(&e, exit::ERROR))?;
+    let dir = ctx.image_dir(None, &settings).map_err(|e| exit::report(&e, exit::ERROR))?;
+    let image = ImageManifest::load(&dir).map_err(|e| exit::report(&e, exit::ERROR))?;
+    let keys = InstallKeys::ensure(&ctx.paths.keys_dir()).map_err(|e| exit::report(&e, exit::ERROR))?;
+    Ok((settings, dir, image, keys))
+}
+
+fn confirm(question: &str) -> bool {
+    if !std::io::stdin().is_terminal() {
+        eprintln!("{question} [y/N] (no terminal to ask; pass --yes to apply)");
+        return false;
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes")
+}
+
+fn show(plan: &SetupPlan) {
+    if let Some(snippet) = &plan.view.darwin_snippet {
+        println!("nix.conf is managed by nix-darwin, so Builderbar does not edit it.");
+        println!("Add this to your nix-darwin configuration and run `darwin-rebuild switch`:\n");
+        println!("{snippet}");
+        return;
+    }
+    if plan.view.already_applied {
+        println!("Nothing to change: Nix is already wired to the builder.");
+        return;
+    }
+    println!("nix.conf is managed by: {}", plan.view.managed_by);
+    println!("{}", plan.view.diff);
+    if let Some(r) = &plan.view.restart {
+        println!("then: {r}");
+    }
+}
+
+/// Applies a Plan through one elevation; returns an exit code.
+fn apply(ctx: &Ctx, plan: &SetupPlan, elevation: Elevation) -> i32 {
+    let journal = Journal::new(&ctx.paths.data_dir);
+    let runner = SystemRunner::default();
+    match Applier::new(elevation, &runner).with_journal(&journal).apply(&plan.plan) {
+        Ok(Some(applied)) => {
+            eprintln!("Applied (journal entry {}; `builderbar unsetup` removes it).", applied.id);
+            exit::OK
+        }
+        Ok(None) => exit::OK,
+        Err(e) => exit::report(&e, exit::ERROR),
+    }
+}
+
+async fn ensure_running(ctx: &Ctx, settings: &Settings, image_dir: PathBuf) -> Result<(), i32> {
+    let st = ctx.supervisor.refresh().await;
+    if st.state == VmState::Running {
+        return Ok(());
+    }
+    eprintln!("Starting the builder for the test build …");
+    ctx.supervisor
+        .start(StartRequest { settings: settings.clone(), image_dir })
+        .await
+        .map_err(|e| exit::report(&e, exit::vm_code(&e)))?;
+    ctx.supervisor.wait_ready(Duration::from_secs(300)).await.map_err(|e| exit::report(&e, exit::vm_code(&e)))?;
+    Ok(())
+}
+
+pub async fn setup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool, trust_me: bool, test: bool) -> i32 {
+    let (settings, image_dir, image, keys) = match load(ctx) {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    let trust = trust_me.then(user_name).filter(|u| u != "root");
+    let w = match wiring(ctx, flags, &settings, trust) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let report = run_doctor(ctx, &w.target, &settings, Some(&image), &keys).await;
+    let blocking: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| {
+            c.status == doctor::CheckStatus::Fail
+                && matches!(c.id.as_str(), "nix-installed" | "nix-conf-owner" | "port")
+        })
+        .collect();
+    if !blocking.is_empty() {
+        eprint!("{}", report.to_text());
+        eprintln!("error: setup cannot continue until the failing checks above are fixed");
+        return exit::CHECK_FAILED;
+    }
+    let id = match BuilderIdentity::new(&image, &keys, settings.port, settings.cores) {
+        Ok(id) => id,
+        Err(e) => return exit::report(&e, exit::ERROR),
+    };
+    let plan = match plan_setup(ctx.host, &keys, &id, &w.target, w.elevation.tool()) {
+        Ok(p) => p,
+        Err(e) => return exit::report(&e, exit::ERROR),
+    };
+    show(&plan);
+    if dry_run || plan.view.darwin_snippet.is_some() {
+        return exit::OK;
+    }
+    if !plan.view.already_applied {
+        if !yes && !confirm("Apply these changes?") {
+            eprintln!("Nothing was changed.");
+            return exit::CHECK_FAILED;
+        }
+        let code = apply(ctx, &plan, w.elevation);
+        if code != exit::OK {
+            return code;
+        }
+    }
+    if !test {
+        return exit::OK;
+    }
+    if let Err(code) = ensure_running(ctx, &settings, image_dir).await {
+        return code;
+    }
+    eprintln!("Proving it with a test build (nix-build --max-jobs 0) …");
+    let result = TestBuild::new(&image.system, w.target.clone()).run();
+    if result.ok {
+        println!("Test build ran on the builder: {} ({} ms)", result.output, result.duration_ms);
+        exit::OK
+    } else {
+        let e = result.error.unwrap_or_else(|| builderbar_core::error::ErrorReport {
+            message: "unknown".into(),
+            hint: String::new(),
+            fields: vec![],
+        });
+        eprintln!("error: {}\nhint: {}", e.message, e.hint);
+        exit::CHECK_FAILED
+    }
+}
+
+pub async fn unsetup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool) -> i32 {
+    let settings = match ctx.settings() {
+        Ok(s) => s,
+        Err(e) => return exit::report(&e, exit::ERROR),
+    };
+    let w = match wiring(ctx, flags, &settings, None) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let plan = match plan_unsetup(ctx.host, &w.target, w.elevation.tool()) {
+        Ok(p) => p,
+        Err(e) => return exit::report(&e, exit::ERROR),
+    };
+    if plan.plan.is_empty() {
+        println!("Nothing to remove: Builderbar's wiring is not in place.");
+        return exit::OK;
+    }
+    println!("{}", plan.view.diff);
+    if dry_run {
+        return exit::OK;
+    }
+    if !yes && !confirm("Remove Builderbar's wiring?") {
+        eprintln!("Nothing was changed.");
+        return exit::CHECK_FAILED;
+    }
+    apply(ctx, &plan, w.elevation)
+}
+
+async fn run_doctor(
+    ctx: &Ctx,
+    target: &WiringTarget,
+    settings: &Settings,
+    image: Option<&ImageManifest>,
+    keys: &InstallKeys,
+) -> doctor::DoctorReport {
+    let status = ctx.supervisor.refresh().await;
+    let ssh = if status.state == VmState::Running { ctx.supervisor.ssh_target().ok() } else { None };
+    let marker = ctx.paths.vm_dir.join("kvm-broken");
+    let inputs = DoctorInputs {
+        host: ctx.host,
+        settings,
+        image,
+        keys,
+        target,
+        status: &status,
+        ssh,
+        user: user_name(),
+        kvm_broken_marker: &marker,
+    };
+    doctor::run(&inputs).await
+}
+
+pub async fn doctor(ctx: &Ctx, flags: &WiringFlags, json: bool) -> i32 {
+    let settings = match ctx.settings() {
+        Ok(s) => s,
+        Err(e) => return exit::report(&e, exit::ERROR),
+    };
+    let image = ctx.image_dir(None, &settings).ok().and_then(|d| ImageManifest::load(&d).ok());
+    let keys = InstallKeys::at(&ctx.paths.keys_dir());
+    let w = match wiring(ctx, flags, &settings, None) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let report = run_doctor(ctx, &w.target, &settings, image.as_ref(), &keys).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.ok() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    }
+}
+
+pub async fn rotate(ctx: &Ctx, flags: &WiringFlags, yes: bool) -> i32 {
+    let settings = match ctx.settings() {
+        Ok(s) => s,
+        Err(e) => return exit::report(&e, exit::ERROR),
+    };
+    let w = match wiring(ctx, flags, &settings, None) {
+        Ok(w) => w,
+        Err(code) => return code,
+    };
+    let was = ctx.supervisor.refresh().await;
+    let running = matches!(was.state, VmState::Running | VmState::Starting);
+    if running {
+        eprintln!("Stopping the builder to hand it the new host key …");
+        if let Err(e) = ctx.supervisor.stop(Duration::from_secs(u64::from(settings.stop_timeout_secs))).await {
+            return exit::report(&e, exit::vm_code(&e));
+        }
+    }
+    let keys = match InstallKeys::rotate(&ctx.paths.keys_dir()) {
+        Ok(k) => k,
+        Err(e) => return exit::report(&e, exit::ERROR),
+    };
+    eprintln!("New keys generated.");
+    let wired = w.target.installed_key().exists();
+    if wired {
+        let (_, _, image, _) = match load(ctx) {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
+        let id = match BuilderIdentity::new(&image, &keys, settings.port, settings.cores) {
+            Ok(id) => id,
+            Err(e) => return exit::report(&e, exit::ERROR),
+        };
+        let plan = match plan_setup(ctx.host, &keys, &id, &w.target, w.elevation.tool()) {
+            Ok(p) => p,
+            Err(e) => return exit::report(&e, exit::ERROR),
+        };
+        show(&plan);
+        if !yes && !confirm("Apply the new keys to Nix's configuration?") {
+            eprintln!("The Nix wiring still pins the old key: run `builderbar setup` to update it.");
+            return exit::CHECK_FAILED;
+        }
+        let code = apply(ctx, &plan, w.elevation);
+        if code != exit::OK {
+            return code;
+        }
+    }
+    if running {
+        let dir = match ctx.image_dir(None, &settings) {
+            Ok(d) => d,
+            Err(e) => return exit::report(&e, exit::ERROR),
+        };
+        if let Err(code) = ensure_running(ctx, &settings, dir).await {
+            return code;
+        }
+        eprintln!("The builder is running with its new host key.");
+    }
+    exit::OK
+}

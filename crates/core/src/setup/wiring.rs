@@ -1,0 +1,244 @@
+//! Setup and unsetup as Plans: keys, nix.conf / machines / ssh_config, daemon restart.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::UserFacing;
+use crate::host::Host;
+use crate::image::{HostKeySpec, ImageManifest};
+use crate::keys::{openssh, InstallKeys, KeyError};
+use crate::nix::{
+    detect_config_owner, unwire_changes, wire_changes, BuilderWiring, ConfigOwner, DaemonProbe, DetectOptions,
+    MachinesLine, NixChanges, SshHostBlock, WiringPaths,
+};
+use crate::privileged::{DaemonRestart, Owner, Plan, PrivilegedError};
+use crate::setup::types::{BuilderInfo, SetupPlanView};
+use crate::ssh::HOST_ALIAS;
+
+/// Where the wiring goes. Defaults are the system's; tests point every path at a temp dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WiringTarget {
+    /// Nix's configuration directory (`/etc/nix`).
+    pub nix_conf_dir: PathBuf,
+    /// The ssh client's drop-in directory (`/etc/ssh/ssh_config.d`); nix-daemon runs ssh as root.
+    pub ssh_config_dir: PathBuf,
+    /// Where service detection looks (`/`).
+    pub system_root: PathBuf,
+    /// Add `extra-trusted-users = <user>` (only when the user agreed).
+    pub trusted_user: Option<String>,
+    /// Owner of the files we write (root, except in unprivileged tests).
+    pub owner: Owner,
+}
+
+impl WiringTarget {
+    pub fn system() -> WiringTarget {
+        WiringTarget {
+            nix_conf_dir: "/etc/nix".into(),
+            ssh_config_dir: "/etc/ssh/ssh_config.d".into(),
+            system_root: "/".into(),
+            trusted_user: None,
+            owner: Owner::ROOT,
+        }
+    }
+
+    /// The client key as the daemon (root) reads it.
+    pub fn installed_key(&self) -> PathBuf {
+        self.nix_conf_dir.join("builderbar_ed25519")
+    }
+
+    pub fn machines_file(&self) -> PathBuf {
+        self.nix_conf_dir.join("machines")
+    }
+
+    pub fn ssh_config_file(&self) -> PathBuf {
+        self.ssh_config_dir.join(crate::nix::ssh_config::SSH_CONFIG_FILE_NAME)
+    }
+
+    fn wiring_paths(&self) -> WiringPaths {
+        WiringPaths { conf_dir: self.nix_conf_dir.clone(), ssh_config: self.ssh_config_file() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0}")]
+    Keys(#[from] KeyError),
+    #[error("{0}")]
+    Privileged(#[from] PrivilegedError),
+    #[error("cannot work out the Nix configuration: {0}")]
+    Nix(String),
+    #[error("the test build failed: {0}")]
+    TestBuild(String),
+}
+
+impl UserFacing for SetupError {
+    fn hint(&self) -> String {
+        match self {
+            SetupError::Keys(e) => e.hint(),
+            SetupError::Privileged(e) => e.hint(),
+            SetupError::Nix(_) => "Run `builderbar doctor`; it names the file and what is wrong with it.".into(),
+            SetupError::TestBuild(_) => {
+                "Run `builderbar doctor` to see which link fails (builder, ssh, host key, nix.conf).".into()
+            }
+        }
+    }
+}
+
+/// What the builder is, for the machines line: the image's system, user and host key.
+pub struct BuilderIdentity {
+    pub system: String,
+    pub ssh_user: String,
+    pub host_key_line: String,
+    pub port: u16,
+    pub max_jobs: u32,
+}
+
+impl BuilderIdentity {
+    pub fn new(image: &ImageManifest, keys: &InstallKeys, port: u16, cores: u32) -> Result<BuilderIdentity, KeyError> {
+        let host_key_line = match &image.host_key {
+            HostKeySpec::Runtime => openssh(&keys.host_public()?),
+            HostKeySpec::Fixed { public } => public.trim().to_string(),
+        };
+        Ok(BuilderIdentity {
+            system: image.system.clone(),
+            ssh_user: image.ssh.user.clone(),
+            host_key_line,
+            port,
+            max_jobs: cores.max(1),
+        })
+    }
+}
+
+/// Our lines for nix.conf, the machines file and ssh_config.
+pub fn builder_wiring(id: &BuilderIdentity, target: &WiringTarget) -> Result<BuilderWiring, SetupError> {
+    let key = target.installed_key().display().to_string();
+    let machine = MachinesLine::ssh_ng(
+        &id.ssh_user,
+        HOST_ALIAS,
+        vec![id.system.clone()],
+        &key,
+        id.max_jobs,
+        1,
+        vec!["big-parallel".into()],
+        &id.host_key_line,
+    )
+    .map_err(|e| SetupError::Nix(e.to_string()))?;
+    let ssh = SshHostBlock::new(HOST_ALIAS, id.port, &id.ssh_user, &key).map_err(|e| SetupError::Nix(e.to_string()))?;
+    BuilderWiring::new(machine, ssh, &target.machines_file().display().to_string(), target.trusted_user.as_deref())
+        .map_err(|e| SetupError::Nix(e.to_string()))
+}
+
+/// A computed setup: the Plan to apply and what the user reviews.
+pub struct SetupPlan {
+    pub plan: Plan,
+    pub owner: ConfigOwner,
+    pub changes: NixChanges,
+    pub view: SetupPlanView,
+}
+
+fn owner_of(target: &WiringTarget) -> Result<ConfigOwner, SetupError> {
+    detect_config_owner(&DetectOptions::in_dir(&target.nix_conf_dir)).map_err(|e| SetupError::Nix(e.to_string()))
+}
+
+fn restart_for(host: Host, target: &WiringTarget, needed: bool) -> Option<DaemonRestart> {
+    if !needed {
+        return None;
+    }
+    let argv = DaemonProbe::under(&target.system_root).detect(host).argv()?;
+    Some(DaemonRestart { argv })
+}
+
+/// Computes setup as a Plan (nothing is written): the client key installed for root,
+/// our nix.conf/machines/ssh_config lines, and a daemon restart when nix.conf changes.
+pub fn plan_setup(
+    host: Host,
+    keys: &InstallKeys,
+    id: &BuilderIdentity,
+    target: &WiringTarget,
+    elevation: &str,
+) -> Result<SetupPlan, SetupError> {
+    let wiring = builder_wiring(id, target)?;
+    let owner = owner_of(target)?;
+    let changes = wire_changes(&wiring, &owner, &target.wiring_paths(), &mut crate::nix::changes::read_optional)
+        .map_err(|e| SetupError::Nix(e.to_string()))?;
+    let mut plan = Plan::new();
+    if changes.darwin_snippet.is_none() {
+        let secret = std::fs::read(keys.client_private())
+            .map_err(|source| KeyError::Write { path: keys.client_private(), source })?;
+        plan.write_secret(target.installed_key(), secret, 0o600, target.owner)?;
+    }
+    add_changes(&mut plan, &changes, target)?;
+    if let Some(r) = restart_for(host, target, changes.restart_daemon) {
+        plan.restart(r);
+    }
+    let view = view_of(&plan, &owner, &changes, elevation);
+    Ok(SetupPlan { plan, owner, changes, view })
+}
+
+/// Computes the removal of everything setup added, restoring the user's bytes.
+pub fn plan_unsetup(host: Host, target: &WiringTarget, elevation: &str) -> Result<SetupPlan, SetupError> {
+    let owner = owner_of(target)?;
+    let changes = unwire_changes(
+        &owner,
+        &target.wiring_paths(),
+        &target.machines_file().display().to_string(),
+        &mut crate::nix::changes::read_optional,
+    )
+    .map_err(|e| SetupError::Nix(e.to_string()))?;
+    let mut plan = Plan::new();
+    add_changes(&mut plan, &changes, target)?;
+    plan.delete(target.installed_key())?;
+    if let Some(r) = restart_for(host, target, changes.restart_daemon) {
+        plan.restart(r);
+    }
+    let view = view_of(&plan, &owner, &changes, elevation);
+    Ok(SetupPlan { plan, owner, changes, view })
+}
+
+fn add_changes(plan: &mut Plan, changes: &NixChanges, target: &WiringTarget) -> Result<(), SetupError> {
+    for f in &changes.files {
+        match &f.after {
+            Some(bytes) => {
+                // Keep the mode of a file we edit; new files are world-readable config.
+                let mode = mode_of(&f.path).unwrap_or(0o644);
+                plan.write(&f.path, bytes.clone(), mode, target.owner)?;
+            }
+            None => {
+                plan.delete(&f.path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn mode_of(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+}
+
+fn view_of(plan: &Plan, owner: &ConfigOwner, changes: &NixChanges, elevation: &str) -> SetupPlanView {
+    SetupPlanView {
+        diff: plan.diff(),
+        files: plan.files.iter().map(|f| f.path.display().to_string()).collect(),
+        elevation: elevation.into(),
+        restart: plan.restart.as_ref().map(|r| r.argv.join(" ")),
+        managed_by: owner.label().into(),
+        darwin_snippet: changes.darwin_snippet.clone(),
+        already_applied: plan.is_empty() && changes.darwin_snippet.is_none(),
+    }
+}
+
+/// How Nix reaches the builder, and whether nix.conf already points at it.
+pub fn builder_info(id: &BuilderIdentity, target: &WiringTarget) -> Result<BuilderInfo, SetupError> {
+    let wiring = builder_wiring(id, target)?;
+    let owner = owner_of(target)?;
+    let changes = wire_changes(&wiring, &owner, &target.wiring_paths(), &mut crate::nix::changes::read_optional)
+        .map_err(|e| SetupError::Nix(e.to_string()))?;
+    Ok(BuilderInfo {
+        uri: wiring.machine.uri.clone(),
+        port: id.port,
+        systems: vec![id.system.clone()],
+        machines_line: wiring.machine.render(),
+        ssh_config: wiring.ssh.render(),
+        wired: changes.files.is_empty() && changes.darwin_snippet.is_none(),
+    })
+}
