@@ -216,6 +216,16 @@ fn doctor_and_setup_report_errors_as_error_reports() {
 }
 
 #[test]
+fn the_doctor_runs_its_checks_and_builder_info_needs_an_image() {
+    let f = fixture();
+    let report = invoke(&f.window, "doctor_run", json!({})).unwrap();
+    let ids: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert!(ids.contains(&"nix-installed"), "{ids:?}");
+    let err = invoke(&f.window, "builder_info", json!({})).unwrap_err();
+    assert_eq!(err["message"], "no builder image is configured");
+}
+
+#[test]
 fn the_tray_state_starts_stopped() {
     let f = fixture();
     let v = invoke(&f.window, "app_tray_state", json!({})).unwrap();

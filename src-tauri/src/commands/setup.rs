@@ -32,5 +32,5 @@ pub async fn setup_apply<R: Runtime>(app: AppHandle<R>, state: State<'_, AppStat
 #[tauri::command]
 pub async fn setup_test_build(state: State<'_, AppState>) -> CmdResult<TestBuildResult> {
     let settings = state.settings()?;
-    app_api::setup_test_build(state.ctx(), &settings).await
+    app_api::setup_test_build(&state.supervisor, &settings).await
 }
