@@ -3,6 +3,7 @@
 
 mod autostart;
 pub mod commands;
+pub mod console_input;
 pub mod console_streams;
 mod dirwatch;
 pub mod events;

@@ -9,6 +9,7 @@ use builderbar_core::paths::AppPaths;
 use builderbar_core::settings::Settings;
 use builderbar_core::vm::{Supervisor, VmContext};
 
+use crate::console_input::ConsoleInput;
 use crate::console_streams::ConsoleStreams;
 use crate::metrics_hub::MetricsHub;
 use crate::tray_model::TrayModel;
@@ -16,6 +17,7 @@ use crate::tray_model::TrayModel;
 pub struct AppState {
     pub supervisor: Supervisor,
     pub consoles: ConsoleStreams,
+    pub console_input: ConsoleInput,
     pub metrics: MetricsHub,
     /// What the tray menu shows now (also answered by `app_tray_state`, for tests).
     pub tray: Mutex<TrayModel>,
@@ -29,6 +31,7 @@ impl AppState {
         AppState {
             metrics: MetricsHub::new(supervisor.clone()),
             consoles: ConsoleStreams::default(),
+            console_input: ConsoleInput::default(),
             tray: Mutex::new(TrayModel::default()),
             supervisor,
             quitting: AtomicBool::new(false),

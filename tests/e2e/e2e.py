@@ -211,7 +211,9 @@ class Flow:
         with open(os.path.join(home, "data", "settings.json"), "w") as f:
             json.dump(settings, f)
         display = next(n for n in range(90, 200) if not os.path.exists(f"/tmp/.X{n}-lock"))
-        self.env = dict(os.environ, DISPLAY=f":{display}", NO_AT_BRIDGE="1", BUILDERBAR_HOME=home)
+        # A real language tag: under LANG=C WebKit reports navigator.language "C", which Intl rejects.
+        self.env = dict(os.environ, DISPLAY=f":{display}", NO_AT_BRIDGE="1", BUILDERBAR_HOME=home, LANG="en_US.UTF-8")
+        self.env.pop("LC_ALL", None)
         self.spawn("xvfb", ["Xvfb", f":{display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
         wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{display}"), timeout=10)
         self.spawn(

@@ -29,9 +29,10 @@ pub fn console_detach<R: Runtime>(window: Window<R>, state: State<'_, AppState>)
     Ok(())
 }
 
-/// Typed text to the guest's serial console.
+/// Typed text to the guest's serial console, delivered in order (see `console_input.rs`).
+/// Synchronous on purpose: calls are queued in the order they arrive.
 #[tauri::command]
-pub async fn console_input(state: State<'_, AppState>, data: String) -> CmdResult<()> {
+pub fn console_input(state: State<'_, AppState>, data: String) -> CmdResult<()> {
     if data.is_empty() {
         return Ok(());
     }
@@ -42,11 +43,15 @@ pub async fn console_input(state: State<'_, AppState>, data: String) -> CmdResul
         ));
     }
     let socket = state.ctx().files.serial_socket();
-    builderbar_core::vm::console::send_input(&socket, data.as_bytes()).await.map_err(|e| ErrorReport {
-        message: format!("cannot type into the builder's console: {e}"),
-        hint: "Start the builder first; the console accepts input only while it runs.".into(),
-        fields: Vec::new(),
-    })
+    if state.supervisor.status().pid.is_none() || !socket.exists() {
+        return Err(ErrorReport {
+            message: "cannot type into the builder's console: the builder is not running".into(),
+            hint: "Start the builder first; the console accepts input only while it runs.".into(),
+            fields: Vec::new(),
+        });
+    }
+    state.console_input.send(socket, data.into_bytes());
+    Ok(())
 }
 
 /// Asks where to save (a native dialog) and writes this boot's console log there.
