@@ -1,5 +1,6 @@
 //! builderbar-core: the domain behind the tray app and the CLI. No UI code lives here.
 
+pub mod app_api;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
