@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Ready detection lag: time from the readiness line reaching the host (qemu appends
+# BUILDERBAR-READY to the VM dir's console.log) to the supervisor's state Running, side by
+# side, in the same boots, with a naive detector: `ssh <pinned-key argv> true` in a loop with
+# `sleep 1` between failed attempts (the argv `builderbar ssh -- true` runs).
+#
+#   benches/ready-lag.sh [BOOTS]          # default 10 boots, plus one unmeasured warm-up boot
+#
+# Clocks: all three events are wall-clock (CLOCK_REALTIME) timestamps on this host:
+#  - readiness line: a separate process polls console.log every 1 ms (adds <= ~1 ms);
+#  - Running: the CLI's own log line "builder state state=running" (BUILDERBAR_LOG=info,
+#    microsecond timestamps), written by the supervisor when it sets the state;
+#  - naive: the moment its ssh first exits 0.
+# The naive loop runs during the same boots; its ssh attempts only add load, so if anything
+# they slow the supervisor down.
+# Env: BUILDERBAR_BIN (default $CARGO_TARGET_DIR/debug/builderbar, built if missing),
+#      BENCH_ACCEL (default tcg).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BOOTS=${1:-10}
+TARGET=${CARGO_TARGET_DIR:-target}
+BIN=${BUILDERBAR_BIN:-$TARGET/debug/builderbar}
+if [[ ! -x $BIN ]]; then cargo build -q -p builderbar-cli; fi
+IMAGE=$(bash tests/guest/build.sh 2>/dev/null | tail -1)
+MARKER=$(jq -r .ready_marker "$IMAGE/builderbar-image.json")
+
+WORK=$(mktemp -d /tmp/bb-ready-lag.XXXXXX)
+export BUILDERBAR_HOME=$WORK/home NO_COLOR=1
+VM=$BUILDERBAR_HOME/data/vm
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    "$BIN" stop --timeout 10 >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$BIN" settings set accelerator "${BENCH_ACCEL:-tcg}" >/dev/null
+"$BIN" settings set image "$IMAGE" >/dev/null
+"$BIN" settings set port "$PORT" >/dev/null
+
+# Prints the wall-clock time at which a line equal to the marker appears in the file.
+cat >"$WORK/poll.py" <<'EOF'
+import os, sys, time
+path, marker = sys.argv[1], sys.argv[2].encode()
+while not os.path.exists(path):
+    time.sleep(0.001)
+buf, f = b"", open(path, "rb")
+while True:
+    chunk = f.read()
+    if chunk:
+        buf += chunk
+        lines = buf.split(b"\n")
+        if any(l.strip() == marker for l in lines[:-1]):
+            print(f"{time.time():.6f}")
+            break
+        buf = lines[-1]
+    else:
+        time.sleep(0.001)
+EOF
+
+naive() {
+    local argv=(ssh -F /dev/null -o "UserKnownHostsFile=$VM/known_hosts" -o GlobalKnownHostsFile=/dev/null
+        -o StrictHostKeyChecking=yes -o HostKeyAlias=builderbar-builder -o IdentitiesOnly=yes
+        -o "IdentityFile=$BUILDERBAR_HOME/data/keys/client_ed25519" -o IdentityAgent=none -o BatchMode=yes
+        -o ConnectTimeout=10 -o LogLevel=ERROR -p "$PORT" -l builder 127.0.0.1 -- true)
+    until "${argv[@]}" </dev/null >/dev/null 2>&1; do sleep 1; done
+    date +%s.%N
+}
+
+boot() { # $1 = label; leaves times in $WORK/$1.{marker,running,naive}
+    rm -f "$VM/console.log"
+    timeout 180 python3 "$WORK/poll.py" "$VM/console.log" "$MARKER" >"$WORK/$1.marker" &
+    local poll=$!
+    PIDS+=("$poll")
+    naive >"$WORK/$1.naive" &
+    local nv=$!
+    PIDS+=("$nv")
+    BUILDERBAR_LOG=info "$BIN" start --wait --timeout 120 >"$WORK/$1.out" 2>"$WORK/$1.log"
+    wait "$poll"
+    for _ in $(seq 600); do kill -0 "$nv" 2>/dev/null || break; sleep 0.1; done
+    kill "$nv" 2>/dev/null || true
+    wait "$nv" || true
+    local ts
+    ts=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/$1.log" | grep -m1 'builder state state=running' | awk '{print $1}')
+    date -d "$ts" +%s.%N >"$WORK/$1.running"
+    "$BIN" stop --timeout 30 >/dev/null
+}
+
+echo "warm-up boot (creates and formats the state disk; not measured)" >&2
+boot warmup
+for i in $(seq 1 "$BOOTS"); do
+    boot "b$i"
+    m=$(cat "$WORK/b$i.marker") r=$(cat "$WORK/b$i.running") n=$(cat "$WORK/b$i.naive")
+    python3 -c "print(f'boot {$i:2d}: supervisor {($r - $m) * 1000:7.1f} ms   naive ssh loop {($n - $m) * 1000:7.1f} ms')"
+    echo "$m $r $n" >>"$WORK/all"
+done
+
+python3 - "$WORK/all" <<'EOF'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
+sup = [(r - m) * 1000 for m, r, n in rows]
+nai = [(n - m) * 1000 for m, r, n in rows]
+ms, mn = statistics.median(sup), statistics.median(nai)
+print(f"boots: {len(rows)}")
+print(f"supervisor (marker -> Running): median {ms:.1f} ms  min {min(sup):.1f}  max {max(sup):.1f}")
+print(f"naive ssh loop (marker -> ssh ok): median {mn:.1f} ms  min {min(nai):.1f}  max {max(nai):.1f}")
+print(f"ratio naive/supervisor (medians): {mn / ms:.1f}x" if ms > 0 else "ratio: supervisor median <= 0")
+EOF
