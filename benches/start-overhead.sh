@@ -28,7 +28,7 @@ WORK=$(mktemp -d /tmp/bb-start-overhead.XXXXXX)
 export BUILDERBAR_HOME=$WORK/home
 cleanup() {
     "$BIN" stop --timeout 5 >/dev/null 2>&1 || true
-    rm -rf "$WORK"
+    [[ -n ${BENCH_KEEP:-} ]] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -116,7 +116,7 @@ fn file_run(f: &mut std::fs::File, chunk: usize, mut sink: impl FnMut(&[u8])) {
 
 /// Runs `iters` ingests of TOTAL bytes through a fresh hub with one draining subscriber;
 /// the time includes the subscriber having seen the end of the stream.
-fn hub_timed(iters: u64, mut feed: impl FnMut(&ConsoleHub)) -> Duration {
+fn hub_timed(label: String, iters: u64, mut feed: impl FnMut(&ConsoleHub)) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
         let hub = ConsoleHub::new(DEFAULT_HISTORY);
@@ -126,13 +126,17 @@ fn hub_timed(iters: u64, mut feed: impl FnMut(&ConsoleHub)) -> Duration {
         hub.publish(Bytes::new());
         let (got, lost) = sub.join().unwrap();
         total += t.elapsed();
-        LAG.fetch_add(lost as usize, Ordering::Relaxed);
-        RECEIVED.fetch_add(got, Ordering::Relaxed);
+        let mut d = DELIVERY.lock().unwrap();
+        let e = d.entry(label.clone()).or_default();
+        e.0 += TOTAL as u64;
+        e.1 += got as u64;
+        e.2 += lost;
     }
     total
 }
-static LAG: AtomicUsize = AtomicUsize::new(0);
-static RECEIVED: AtomicUsize = AtomicUsize::new(0);
+/// Per benchmark: bytes published, bytes the subscriber received, chunks it lost to lag.
+static DELIVERY: std::sync::Mutex<std::collections::BTreeMap<String, (u64, u64, u64)>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 fn benches(c: &mut Criterion) {
     let data = payload(TOTAL);
@@ -162,7 +166,11 @@ fn benches(c: &mut Criterion) {
             })
         });
         g.bench_function("hub_socket_read", |b| {
-            b.iter_custom(|iters| hub_timed(iters, |hub| socket_run(&data, chunk, |c| ingest(hub, None, c))))
+            b.iter_custom(|iters| {
+                hub_timed(format!("{}KiB/hub_socket_read", chunk >> 10), iters, |hub| {
+                    socket_run(&data, chunk, |c| ingest(hub, None, c))
+                })
+            })
         });
         g.bench_function("baseline_file_read", |b| {
             b.iter(|| {
@@ -172,12 +180,16 @@ fn benches(c: &mut Criterion) {
             })
         });
         g.bench_function("hub_file_read", |b| {
-            b.iter_custom(|iters| hub_timed(iters, |hub| file_run(&mut file, chunk, |c| ingest(hub, None, c))))
+            b.iter_custom(|iters| {
+                hub_timed(format!("{}KiB/hub_file_read", chunk >> 10), iters, |hub| {
+                    file_run(&mut file, chunk, |c| ingest(hub, None, c))
+                })
+            })
         });
         // The LogFollower's full per-read work: marker scan + copy + ring + broadcast.
         g.bench_function("follower_file_read", |b| {
             b.iter_custom(|iters| {
-                hub_timed(iters, |hub| {
+                hub_timed(format!("{}KiB/follower_file_read", chunk >> 10), iters, |hub| {
                     let mut m = MarkerScanner::new("BUILDERBAR-READY");
                     file_run(&mut file, chunk, |c| ingest(hub, Some(&mut m), c))
                 })
@@ -254,8 +266,14 @@ fn summary() {
         row("hub_file_read", "baseline_file_read");
         row("follower_file_read", "baseline_file_read");
     }
-    let lag = LAG.load(Ordering::Relaxed);
-    println!("  subscriber: {} MB received, {lag} chunks lost to lag", RECEIVED.load(Ordering::Relaxed) / 1_000_000);
+    println!("\nsubscriber delivery (all iterations, warm-up included):");
+    for (label, (sent, got, lost)) in DELIVERY.lock().unwrap().iter() {
+        println!(
+            "  {label:<28} received {:>6.2}% of {} MB published, {lost} chunks lost to lag",
+            *got as f64 * 100.0 / *sent as f64,
+            sent / 1_000_000
+        );
+    }
 }
 
 fn main() {
