@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # Ready detection lag: time from the readiness line reaching the host (qemu appends
 # BUILDERBAR-READY to the VM dir's console.log) to the supervisor's state Running, side by
-# side, in the same boots, with a naive detector: `ssh <pinned-key argv> true` in a loop with
-# `sleep 1` between failed attempts (the argv `builderbar ssh -- true` runs).
+# side with a naive detector: `ssh <pinned-key argv> true` in a loop with `sleep 1` between
+# failed attempts (the argv `builderbar ssh -- true` runs), measured from the same line.
 #
-#   benches/ready-lag.sh [BOOTS]          # default 10 boots, plus one unmeasured warm-up boot
+#   benches/ready-lag.sh [BOOTS]   # BOOTS boots for each detector (default 10), alternating,
+#                                  # plus one unmeasured warm-up boot
 #
-# Clocks: all three events are wall-clock (CLOCK_REALTIME) timestamps on this host:
+# The detectors get alternate boots: the guest has one vCPU under TCG, and a naive ssh
+# handshake in flight (seconds of emulated crypto) would delay the supervisor's banner probe.
+# Clocks: all events are wall-clock (CLOCK_REALTIME) timestamps on this host:
 #  - readiness line: a separate process polls console.log every 1 ms (adds <= ~1 ms);
-#  - Running: the CLI's own log line "builder state state=\"running\"" (BUILDERBAR_LOG=info,
+#  - Running: the CLI's own log line `builder state state="running"` (BUILDERBAR_LOG=info,
 #    microsecond timestamps), written by the supervisor when it sets the state;
 #  - naive: the moment its ssh first exits 0.
-# The naive loop runs during the same boots; its ssh attempts only add load, so if anything
-# they slow the supervisor down.
-# BENCH_FLOOR=1 adds a third, diagnostic detector: the poller itself reads the SSH banner the
-# moment it sees the line, which shows how long the guest (under TCG) takes to answer at all.
-# It competes with the supervisor's own probe, so headline numbers come from runs without it.
+# BENCH_FLOOR=1 adds a diagnostic detector to the supervisor boots: the poller itself reads the
+# SSH banner the moment it sees the line, which shows how long the guest (under TCG) takes to
+# answer at all. It competes with the supervisor's own probe, so headline numbers come from
+# runs without it.
 # Env: BUILDERBAR_BIN (default $CARGO_TARGET_DIR/debug/builderbar, built if missing),
-#      BENCH_ACCEL (default tcg).
+#      BENCH_ACCEL (default tcg), BENCH_KEEP=1 keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -81,19 +83,24 @@ naive() {
     date +%s.%N
 }
 
-boot() { # $1 = label; leaves times in $WORK/$1.{marker,running,naive}
+boot() { # $1 = label, $2 = 1 to run the naive loop; leaves times in $WORK/$1.{marker,running,naive}
     rm -f "$VM/console.log"
     timeout 180 python3 "$WORK/poll.py" "$VM/console.log" "$MARKER" "$PORT" >"$WORK/$1.marker" &
     local poll=$!
     PIDS+=("$poll")
-    naive >"$WORK/$1.naive" &
-    local nv=$!
-    PIDS+=("$nv")
+    local nv=
+    if [[ $2 == 1 ]]; then
+        naive >"$WORK/$1.naive" &
+        nv=$!
+        PIDS+=("$nv")
+    fi
     BUILDERBAR_LOG=info "$BIN" start --wait --timeout 120 >"$WORK/$1.out" 2>"$WORK/$1.log"
     wait "$poll"
-    for _ in $(seq 600); do kill -0 "$nv" 2>/dev/null || break; sleep 0.1; done
-    kill "$nv" 2>/dev/null || true
-    wait "$nv" || true
+    if [[ -n $nv ]]; then
+        for _ in $(seq 600); do kill -0 "$nv" 2>/dev/null || break; sleep 0.1; done
+        kill "$nv" 2>/dev/null || true
+        wait "$nv" || true
+    fi
     local ts
     ts=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/$1.log" | grep -m1 'builder state state=.running' | awk '{print $1}')
     date -d "$ts" +%s.%N >"$WORK/$1.running"
@@ -101,22 +108,26 @@ boot() { # $1 = label; leaves times in $WORK/$1.{marker,running,naive}
 }
 
 echo "warm-up boot (creates and formats the state disk; not measured)" >&2
-boot warmup
+boot warmup 0
 for i in $(seq 1 "$BOOTS"); do
-    boot "b$i"
-    m=$(head -1 "$WORK/b$i.marker") r=$(cat "$WORK/b$i.running") n=$(cat "$WORK/b$i.naive")
-    python3 -c "print(f'boot {$i:2d}: supervisor {($r - $m) * 1000:7.1f} ms   naive ssh loop {($n - $m) * 1000:7.1f} ms')"
-    echo "$m $r $n $(sed -n 2p "$WORK/b$i.marker")" >>"$WORK/all"
+    boot "s$i" 0
+    m=$(head -1 "$WORK/s$i.marker") r=$(cat "$WORK/s$i.running") f=$(sed -n 2p "$WORK/s$i.marker")
+    echo "$m $r $f" >>"$WORK/sup"
+    python3 -c "print(f'boot {2 * $i - 1:2d}: supervisor      {($r - $m) * 1000:7.1f} ms')"
+    boot "n$i" 1
+    m=$(head -1 "$WORK/n$i.marker") n=$(cat "$WORK/n$i.naive")
+    echo "$m $n" >>"$WORK/naive"
+    python3 -c "print(f'boot {2 * $i:2d}: naive ssh loop  {($n - $m) * 1000:7.1f} ms')"
 done
 
-python3 - "$WORK/all" <<'EOF'
+python3 - "$WORK/sup" "$WORK/naive" <<'EOF'
 import statistics, sys
-rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
-sup = [(r[1] - r[0]) * 1000 for r in rows]
-nai = [(r[2] - r[0]) * 1000 for r in rows]
-floor = [(r[3] - r[0]) * 1000 for r in rows if len(r) > 3]
+rows = lambda p: [list(map(float, l.split())) for l in open(p)]
+sup = [(r[1] - r[0]) * 1000 for r in rows(sys.argv[1])]
+floor = [(r[2] - r[0]) * 1000 for r in rows(sys.argv[1]) if len(r) > 2]
+nai = [(r[1] - r[0]) * 1000 for r in rows(sys.argv[2])]
 ms, mn = statistics.median(sup), statistics.median(nai)
-print(f"boots: {len(rows)}")
+print(f"boots: {len(sup)} supervisor, {len(nai)} naive")
 print(f"supervisor (marker -> Running): median {ms:.1f} ms  min {min(sup):.1f}  max {max(sup):.1f}")
 print(f"naive ssh loop (marker -> ssh ok): median {mn:.1f} ms  min {min(nai):.1f}  max {max(nai):.1f}")
 if floor:
