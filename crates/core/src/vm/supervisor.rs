@@ -530,6 +530,20 @@ impl Supervisor {
             }
             if matches!(cur.state, VmState::Starting | VmState::Stopped | VmState::Failed { .. }) || probe_now {
                 let ready = match run.as_ref().map(|r| r.port) {
+                    // The readiness line comes a moment before sshd answers (TCG is slow): probe
+                    // in quick succession for a while rather than wait for the next tick.
+                    Some(p) if probe_now => {
+                        let deadline = Instant::now() + Duration::from_secs(2);
+                        loop {
+                            if probe_banner(p, Duration::from_millis(500)).await.is_some() {
+                                break true;
+                            }
+                            if Instant::now() >= deadline {
+                                break false;
+                            }
+                            tokio::time::sleep(Duration::from_millis(15)).await;
+                        }
+                    }
                     Some(p) => probe_banner(p, Duration::from_millis(800)).await.is_some(),
                     None => false,
                 };
