@@ -110,14 +110,25 @@ def rss_kib(p):
         pass
     return 0
 
+def pss_kib(p):
+    """Proportional set size: shared library pages split among the processes that map them."""
+    try:
+        for line in open(f"/proc/{p}/smaps_rollup"):
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
 def measure(pid, label):
     start = {p: cpu_ticks(p) for p, _ in app_tree(pid)}
     t0 = time.time()
-    peak, samples = 0, []
+    peak, samples, pss = 0, [], []
     while time.time() - t0 < duration:
         tree = app_tree(pid)
         total = sum(rss_kib(p) for p, _ in tree)
         samples.append(total)
+        pss.append(sum(pss_kib(p) for p, _ in tree))
         peak = max(peak, total)
         for p, _ in tree:
             start.setdefault(p, cpu_ticks(p) if p not in start else start[p])
@@ -128,7 +139,8 @@ def measure(pid, label):
     cpu = 100.0 * used / tick / elapsed
     names = ", ".join(sorted({c for _, c in tree}))
     return (f"{label:<16} {len(tree):>2} processes ({names})\n"
-            f"{'':<16} RSS avg {sum(samples) / len(samples) / 1024:7.1f} MiB, peak {peak / 1024:7.1f} MiB; "
+            f"{'':<16} RSS avg {sum(samples) / len(samples) / 1024:7.1f} MiB, peak {peak / 1024:7.1f} MiB "
+            f"(PSS avg {sum(pss) / len(pss) / 1024:7.1f} MiB); "
             f"CPU {cpu:5.2f}% of one core over {elapsed:.0f} s")
 
 try:
@@ -142,7 +154,11 @@ try:
             g = dict(l.split("=", 1) for l in xdo("getwindowgeometry", "--shell", w).splitlines() if "=" in l)
             if g and int(g["WIDTH"]) <= 48 and int(g["Y"]) < 40:
                 return g
-    wait("the tray icon", icon, 30)
+    try:
+        wait("the tray icon", icon, 30)
+    except SystemExit:
+        print("windows:", xdo("search", "--onlyvisible", "--name", "."), file=sys.stderr)
+        raise
     g = icon()
     # Start the builder from the tray menu (Start Builder is the first enabled item).
     xdo("mousemove", str(int(g["X"]) + 10), str(int(g["Y"]) + 10), "click", "1")

@@ -63,7 +63,24 @@ fn init_logging(log_dir: &std::path::Path) -> Option<tracing_appender::non_block
     guard
 }
 
+/// WebKitGTK defaults for a small menu-bar app on Linux, unless the user set them: no GL in
+/// the app process (GTK would load Mesa, ~50 MB resident, before any window exists) and no
+/// accelerated compositing (~60 MB less per web process; the UI has no animation that needs
+/// it). Measured with benches/app-idle.sh. macOS's WKWebView has no such knobs.
+fn linux_webkit_defaults(host: builderbar_core::host::Host) {
+    if host.os != builderbar_core::host::Os::Linux {
+        return;
+    }
+    for (key, value) in [("GDK_GL", "disable"), ("WEBKIT_DISABLE_COMPOSITING_MODE", "1")] {
+        if std::env::var_os(key).is_none() {
+            // Before any thread exists: run() calls this first.
+            std::env::set_var(key, value);
+        }
+    }
+}
+
 pub fn run() {
+    linux_webkit_defaults(builderbar_core::host::Host::detect());
     let args: Vec<String> = std::env::args().collect();
     let open_at_start = match open_arg(&args) {
         Ok(k) => k,

@@ -15,10 +15,11 @@ use crate::windows::{self, WindowKind};
 
 pub const TRAY_ID: &str = "builderbar";
 
-/// The menu items that change with the state.
+/// The menu items that change with the state, and what they show now.
 struct TrayMenu<R: Runtime> {
     status: MenuItem<R>,
     toggle: MenuItem<R>,
+    shown: std::sync::Mutex<TrayView>,
 }
 
 /// Template PNGs (black on transparent): 2x for the macOS menu bar, 1x for Linux panels.
@@ -81,7 +82,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
             }
         })
         .build(app)?;
-    app.manage(TrayMenu { status, toggle });
+    app.manage(TrayMenu { status, toggle, shown: std::sync::Mutex::new(view) });
     Ok(())
 }
 
@@ -148,18 +149,28 @@ pub fn show_sample<R: Runtime>(app: &AppHandle<R>, sample: MetricsSample) {
     }
 }
 
+/// Changes only what differs from what is shown: a new CPU figure touches the status line
+/// alone (the icon is re-encoded by the tray host on every set, so it is set on state changes).
 fn apply<R: Runtime>(app: &AppHandle<R>, view: &TrayView) {
-    tracing::debug!(state = %view.state, line = %view.status_line, toggle = %view.toggle_label, enabled = view.toggle_enabled, "tray");
-    if let Some(menu) = app.try_state::<TrayMenu<R>>() {
+    tracing::debug!(state = %view.state, line = %view.status_line, "tray");
+    let Some(menu) = app.try_state::<TrayMenu<R>>() else { return };
+    let old = std::mem::replace(&mut *menu.shown.lock().expect("tray shown"), view.clone());
+    if old.status_line != view.status_line {
         let _ = menu.status.set_text(&view.status_line);
+    }
+    if old.toggle_label != view.toggle_label {
         let _ = menu.toggle.set_text(&view.toggle_label);
+    }
+    if old.toggle_enabled != view.toggle_enabled {
         let _ = menu.toggle.set_enabled(view.toggle_enabled);
     }
-    if let Some(tray) = app.tray_by_id(TRAY_ID) {
-        if let Ok(img) = icon_image(view.icon) {
-            let _ = tray.set_icon(Some(img));
-            let _ = tray.set_icon_as_template(true);
+    if old.icon != view.icon || old.state != view.state {
+        if let Some(tray) = app.tray_by_id(TRAY_ID) {
+            if let Ok(img) = icon_image(view.icon) {
+                let _ = tray.set_icon(Some(img));
+                let _ = tray.set_icon_as_template(true);
+            }
+            let _ = tray.set_tooltip(Some(format!("Builderbar — {}", view.state)));
         }
-        let _ = tray.set_tooltip(Some(format!("Builderbar — {}", view.status_line)));
     }
 }
