@@ -187,4 +187,6 @@ finally:
             os.killpg(p.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+    import shutil
+    shutil.rmtree(home, ignore_errors=True)
 PY
