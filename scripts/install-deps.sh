@@ -36,7 +36,7 @@ cargo_tool() { # binary crate@version
 }
 cargo_tool deadnix deadnix@1.3.1
 cargo_tool nixfmt nixfmt_rs@0.5.3
-if [ -d src-tauri ]; then cargo_tool tauri-driver tauri-driver@2.0.5; fi
+if [ -d src-tauri ]; then cargo_tool tauri-driver tauri-driver@2.1.0; fi
 
 if [ -f package-lock.json ]; then
   # npm ci only when node_modules is missing or older than the lock file.

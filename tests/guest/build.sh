@@ -22,6 +22,21 @@ packages=(busybox-static dropbear-bin libtomcrypt1 libtommath1 e2fsprogs libext2
 modules=(button evdev qemu_fw_cfg virtio_pci virtio_net virtio_blk virtio-rng crc32c_generic ext4)
 
 log() { printf 'guest-build: %s\n' "$*" >&2; }
+
+# The newest image is Builderbar's default image on Linux (<cache>/images/default, what
+# `builderbar start` uses when no image is configured); older images beyond 3 are pruned.
+publish() { # out: the image directory to publish
+  if [[ -z ${BUILDERBAR_GUEST_CACHE:-} ]]; then
+    mkdir -p "$cache/../images"
+    ln -sfn "$out" "$cache/../images/default.tmp.$$" && mv -Tf "$cache/../images/default.tmp.$$" "$cache/../images/default"
+  fi
+  touch "$out"
+  local old
+  for old in $(find "$cache" -mindepth 1 -maxdepth 1 -type d -name '????????????????' -printf '%T@ %p\n' | sort -rn | tail -n +4 | cut -d' ' -f2); do
+    [[ $old == "$out" ]] || rm -rf "$old"
+  done
+  echo "$out"
+}
 # set -e alone exits without a word; say where.
 trap 'log "error: command failed at line $LINENO"' ERR
 die() { log "error: $*"; exit 1; }
@@ -52,7 +67,8 @@ if [[ -f "$cache/resolved/$fp" ]]; then
   key=$(<"$cache/resolved/$fp")
   if [[ -f "$cache/$key/builderbar-image.json" ]]; then
     log "cached image $cache/$key"
-    echo "$cache/$key"
+    out="$cache/$key"
+    publish
     exit 0
   fi
 fi
@@ -75,9 +91,11 @@ key=$({
 mkdir -p "$cache/resolved" "$cache/debs"
 printf '%s\n' "$key" >"$cache/resolved/$fp.tmp.$$" && mv -f "$cache/resolved/$fp.tmp.$$" "$cache/resolved/$fp"
 out="$cache/$key"
+
+
 if [[ -f "$out/builderbar-image.json" ]]; then
   log "cached image $out"
-  echo "$out"
+  publish
   exit 0
 fi
 
@@ -313,4 +331,4 @@ if ! mv -T "$work/out" "$out" 2>/dev/null; then
   [[ -f "$out/builderbar-image.json" ]] || die "cannot move the image into $out"
 fi
 log "built $out in $((SECONDS - started)) s ($(du -sh "$out" | cut -f1))"
-echo "$out"
+publish

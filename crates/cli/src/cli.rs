@@ -51,6 +51,8 @@ pub enum Command {
         #[arg(long)]
         until: Option<String>,
     },
+    /// Serve the builder on demand (on_demand setting): start it on connect, stop it when idle; until Ctrl-C.
+    Serve,
     /// Attach to the serial console: live output, typing goes to the guest; Ctrl-] detaches.
     Console {
         /// Print the console history of this boot and exit.

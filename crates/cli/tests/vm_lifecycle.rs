@@ -72,6 +72,37 @@ fn a_new_controller_reattaches_without_disturbing_the_vm() {
     assert_eq!(i.ok(&["ssh", "--", "cat", "/state/boot-count"]).trim(), "1");
     let history = i.ok(&["console", "--history"]);
     assert!(history.contains("BUILDERBAR-READY"), "console history lost:\n{history}");
+
+    // Typing into the console reaches the guest's shell; its answer shows in the console.
+    let mut console =
+        i.cmd(&["console"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    {
+        use std::io::Write;
+        let stdin = console.stdin.as_mut().unwrap();
+        stdin.write_all(b"echo typed-$((6*7))-here\n").unwrap();
+        stdin.flush().unwrap();
+    }
+    i.wait_for("the guest to answer typed input", Duration::from_secs(30), || {
+        i.console_log().contains("typed-42-here")
+    });
+    console.kill().unwrap();
+    console.wait().unwrap();
+    i.ok(&["stop"]);
+}
+
+#[test]
+fn the_auto_accelerator_runs_the_guest_and_explains_a_fallback() {
+    let _g = serial();
+    let i = Install::new();
+    i.ok(&["settings", "set", "accelerator", "auto"]);
+    i.ok(&["start", "--wait"]);
+    let s = i.status();
+    assert_eq!(s["state"], "running", "{s}");
+    let kvm_usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+    if s["accelerator"] == "tcg" && kvm_usable {
+        // KVM exists but could not run the guest (nested virtualisation): the user is told.
+        assert!(s["notice"].as_str().unwrap_or("").contains("KVM"), "{s}");
+    }
     i.ok(&["stop"]);
 }
 

@@ -1,10 +1,7 @@
 //! The entry points the tray app's commands call that have no home elsewhere in the core yet.
 //!
-//! `image_dir`, `run_doctor`, `builder_info`, `setup_plan` and `setup_test_build` compose the
-//! doctor and setup modules the way the CLI's `setup`/`doctor` commands do. `setup_needed`,
-//! `setup_steps` and `setup_apply` are placeholders with the signatures the app needs: each
-//! returns a clear "not implemented yet" [`ErrorReport`] until setup provides them, so the
-//! app's windows already show a proper error.
+//! Each composes the image, doctor and setup modules the way the CLI's commands do (the CLI
+//! calls the same functions), and maps every error to an [`ErrorReport`].
 
 use std::path::PathBuf;
 
@@ -16,9 +13,13 @@ use crate::error::{ErrorReport, UserFacing};
 use crate::host::Os;
 use crate::image::ImageManifest;
 use crate::keys::InstallKeys;
-use crate::privileged::{Elevation, ElevationEnv, Owner};
+use crate::privileged::Elevation;
 use crate::settings::Settings;
-use crate::setup::{BuilderIdentity, BuilderInfo, SetupPlanView, SetupStep, TestBuild, TestBuildResult, WiringTarget};
+use crate::setup::flow::{self, SetupInputs};
+use crate::setup::{
+    user_name, wiring_target, BuilderIdentity, BuilderInfo, SetupPlanView, SetupStep, SetupStepId, StepState,
+    TestBuild, TestBuildResult, WiringOverrides, WiringTarget,
+};
 use crate::vm::{Supervisor, VmContext, VmError, VmState};
 
 /// What `settings_save` answers: whether the running builder must restart to apply the change.
@@ -57,53 +58,13 @@ pub fn image_dir(ctx: &VmContext, settings: &Settings) -> Result<PathBuf, VmErro
     })
 }
 
-fn not_yet(what: &str) -> ErrorReport {
-    ErrorReport {
-        message: format!("{what} is not implemented yet in this build of Builderbar"),
-        hint: "Use the command line (`builderbar doctor`, `builderbar setup`) for now.".into(),
-        fields: Vec::new(),
-    }
-}
-
-/// Whether the first-run setup still has to run (the app then opens the setup window at launch).
-pub fn setup_needed(_ctx: &VmContext, _settings: &Settings) -> Result<bool, ErrorReport> {
-    Err(not_yet("Checking whether setup is needed"))
-}
-
 fn report<E: UserFacing + ?Sized>(e: &E) -> ErrorReport {
     ErrorReport::from_error(e)
 }
 
-fn euid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
-/// The user Nix builds as (`trusted-users` must name them, or root).
-fn user_name() -> String {
-    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| {
-        if euid() == 0 {
-            "root".into()
-        } else {
-            "nobody".into()
-        }
-    })
-}
-
-/// How this process would elevate, and the files setup targets (the settings may move them).
+/// Where the wiring goes (settings, else the system's) and how it is authorized.
 fn wiring(ctx: &VmContext, settings: &Settings) -> Result<(WiringTarget, Elevation), ErrorReport> {
-    let elevation = Elevation::choose(ctx.host, &ElevationEnv::from_process()).map_err(|e| report(&e))?;
-    let mut target = WiringTarget::system();
-    if let Some(d) = settings.nix_conf_dir.clone() {
-        target.nix_conf_dir = d;
-    }
-    if let Some(d) = settings.ssh_config_dir.clone() {
-        target.ssh_config_dir = d;
-    }
-    // Without elevation the files stay ours (tests in temp dirs); with it they belong to root.
-    if elevation == Elevation::None && euid() != 0 {
-        target.owner = Owner { uid: euid(), gid: rustix::process::getegid().as_raw() };
-    }
-    Ok((target, elevation))
+    wiring_target(ctx.host, settings, &WiringOverrides::default()).map_err(|e| report(&e))
 }
 
 fn image(ctx: &VmContext, settings: &Settings) -> Result<ImageManifest, ErrorReport> {
@@ -121,25 +82,60 @@ fn identity(
     Ok((image, keys, id))
 }
 
-/// All doctor checks for this host, settings and builder (what `builderbar doctor` shows).
-pub async fn run_doctor(supervisor: &Supervisor, settings: &Settings) -> Result<DoctorReport, ErrorReport> {
+fn setup_inputs<'a>(
+    ctx: &VmContext,
+    settings: &Settings,
+    target: &'a WiringTarget,
+    elevation: Elevation,
+) -> SetupInputs<'a> {
+    SetupInputs {
+        host: ctx.host,
+        keys_dir: ctx.paths.keys_dir(),
+        data_dir: ctx.paths.data_dir.clone(),
+        image_dir: image_dir(ctx, settings).map_err(|e| report(&e)),
+        port: settings.port,
+        cores: settings.cores,
+        target,
+        elevation,
+    }
+}
+
+/// Whether the first-run setup still has to run (the app then opens the setup window at launch).
+pub fn setup_needed(ctx: &VmContext, settings: &Settings) -> Result<bool, ErrorReport> {
+    let (target, elevation) = wiring(ctx, settings)?;
+    Ok(flow::setup_needed(&setup_inputs(ctx, settings, &target, elevation)))
+}
+
+/// All doctor checks for this host, settings and builder (what `builderbar doctor` shows),
+/// against `target` (the settings' wiring target when None).
+pub async fn run_doctor(
+    supervisor: &Supervisor,
+    settings: &Settings,
+    target: Option<&WiringTarget>,
+) -> Result<DoctorReport, ErrorReport> {
     let ctx = supervisor.context();
-    let (target, _) = wiring(ctx, settings)?;
+    let own;
+    let target = match target {
+        Some(t) => t,
+        None => {
+            own = wiring(ctx, settings)?.0;
+            &own
+        }
+    };
     let image = image(ctx, settings).ok();
     let keys = ctx.keys();
     let status = supervisor.refresh().await;
     let ssh = if status.state == VmState::Running { supervisor.ssh_target().ok() } else { None };
-    let marker = ctx.paths.vm_dir.join("kvm-broken");
     let inputs = DoctorInputs {
         host: ctx.host,
         settings,
         image: image.as_ref(),
         keys: &keys,
-        target: &target,
+        target,
         status: &status,
         ssh,
         user: user_name(),
-        kvm_broken_marker: &marker,
+        vm_dir: &ctx.paths.vm_dir,
     };
     Ok(crate::doctor::run(&inputs).await)
 }
@@ -151,9 +147,12 @@ pub fn builder_info(ctx: &VmContext, settings: &Settings) -> Result<BuilderInfo,
     crate::setup::builder_info(&id, &target).map_err(|e| report(&e))
 }
 
-/// The first-run steps as they stand now.
-pub fn setup_steps(_ctx: &VmContext, _settings: &Settings) -> Result<Vec<SetupStep>, ErrorReport> {
-    Err(not_yet("Setup"))
+/// The first-run steps as they stand now (checks are run by the doctor first).
+pub async fn setup_steps(supervisor: &Supervisor, settings: &Settings) -> Result<Vec<SetupStep>, ErrorReport> {
+    let ctx = supervisor.context();
+    let (target, elevation) = wiring(ctx, settings)?;
+    let report = run_doctor(supervisor, settings, Some(&target)).await?;
+    Ok(flow::steps(&setup_inputs(ctx, settings, &target, elevation), Some(&report)))
 }
 
 /// The privileged Plan the user approves before the one authorization prompt.
@@ -163,14 +162,50 @@ pub fn setup_plan(ctx: &VmContext, settings: &Settings) -> Result<SetupPlanView,
     crate::setup::plan_setup(ctx.host, &keys, &id, &target, elevation.tool()).map(|p| p.view).map_err(|e| report(&e))
 }
 
-/// Applies the Plan (one OS prompt), restarts the Nix daemon if needed; `progress` receives each
-/// step as it changes. Returns the final steps.
+/// Applies the Plan (one OS prompt), restarting the Nix daemon if needed; `progress` receives
+/// each step as it changes. Returns the final steps.
 pub async fn setup_apply(
-    _ctx: &VmContext,
-    _settings: &Settings,
-    _progress: &(dyn Fn(SetupStep) + Send + Sync),
+    ctx: &VmContext,
+    settings: &Settings,
+    progress: &(dyn Fn(SetupStep) + Send + Sync),
 ) -> Result<Vec<SetupStep>, ErrorReport> {
-    Err(not_yet("Applying the setup plan"))
+    let (target, elevation) = wiring(ctx, settings)?;
+    let inputs = setup_inputs(ctx, settings, &target, elevation);
+    let mut running = flow::steps(&inputs, None).into_iter().find(|s| s.id == SetupStepId::Authorize);
+    if let Some(s) = running.as_mut() {
+        s.state = StepState::Running;
+        s.detail = format!("waiting for authorization ({})", elevation.tool());
+        progress(s.clone());
+    }
+    // The prompt blocks until the user answers; keep it off the async workers.
+    let owned = (ctx.clone(), settings.clone(), target.clone());
+    let steps = tokio::task::spawn_blocking(move || {
+        let (ctx, settings, target) = owned;
+        flow::apply(&setup_inputs(&ctx, &settings, &target, elevation))
+    })
+    .await
+    .map_err(|e| ErrorReport {
+        message: format!("setup stopped: {e}"),
+        hint: "Try again.".into(),
+        fields: vec![],
+    })?;
+    match steps {
+        Ok(steps) => {
+            for s in &steps {
+                progress(s.clone());
+            }
+            Ok(steps)
+        }
+        Err(e) => {
+            if let Some(mut s) = running {
+                s.state = StepState::Failed;
+                s.detail = e.message.clone();
+                s.error = Some(e.clone());
+                progress(s);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// A real remote build through the builder (which must be running and wired).

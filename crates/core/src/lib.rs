@@ -4,6 +4,7 @@ pub mod app_api;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
+pub mod gateway;
 pub mod host;
 pub mod image;
 pub mod keys;

@@ -203,6 +203,12 @@ impl Settings {
             }
             _ => {}
         }
+        if self.on_demand && self.port == u16::MAX {
+            bad("port", "is 65535; on demand the builder also needs the next port, so choose 1024 to 65534".into());
+        } else if self.on_demand && self.port >= 1024 && !(limits.port_available)(self.forward_port()) {
+            let p = self.forward_port();
+            bad("port", format!("on demand the builder also needs 127.0.0.1:{p}, which another program uses"));
+        }
         if self.on_demand && (self.idle_minutes == 0 || self.idle_minutes > 24 * 60) {
             bad("idle_minutes", format!("is {}; choose 1 to 1440 minutes", self.idle_minutes));
         }
@@ -263,11 +269,22 @@ impl Settings {
             .map_err(|source| SettingsError::Write { path: path.into(), source })
     }
 
+    /// The loopback port qemu forwards to the guest's sshd. `port` is what Nix's ssh config
+    /// names; on demand the gateway listens there and qemu forwards the next port up.
+    pub fn forward_port(&self) -> u16 {
+        if self.on_demand {
+            self.port.saturating_add(1)
+        } else {
+            self.port
+        }
+    }
+
     /// Whether a running VM must restart to apply the change from `old` to `self`.
     pub fn needs_vm_restart(&self, old: &Settings) -> bool {
         self.cores != old.cores
             || self.memory_mib != old.memory_mib
             || self.port != old.port
+            || self.forward_port() != old.forward_port()
             || self.accelerator != old.accelerator
             || self.image != old.image
     }

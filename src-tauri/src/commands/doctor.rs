@@ -11,7 +11,7 @@ use crate::state::AppState;
 #[tauri::command]
 pub async fn doctor_run(state: State<'_, AppState>) -> CmdResult<DoctorReport> {
     let settings = state.settings()?;
-    app_api::run_doctor(&state.supervisor, &settings).await
+    app_api::run_doctor(&state.supervisor, &settings, None).await
 }
 
 #[tauri::command]

@@ -63,29 +63,4 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
     ]
 }
 
-/// The command names, as build.rs declares them for the capability files.
-pub const COMMANDS: &[&str] = &[
-    "vm_status",
-    "vm_start",
-    "vm_stop",
-    "vm_restart",
-    "console_attach",
-    "console_detach",
-    "console_input",
-    "console_save",
-    "metrics_watch",
-    "metrics_unwatch",
-    "settings_get",
-    "settings_validate",
-    "settings_save",
-    "doctor_run",
-    "builder_info",
-    "setup_steps",
-    "setup_plan",
-    "setup_apply",
-    "setup_test_build",
-    "open_window",
-    "reveal_logs",
-    "app_quit",
-    "app_tray_state",
-];
+include!("names.rs");

@@ -9,9 +9,9 @@ use crate::events::SETUP_STEP;
 use crate::state::AppState;
 
 #[tauri::command]
-pub fn setup_steps(state: State<'_, AppState>) -> CmdResult<Vec<SetupStep>> {
+pub async fn setup_steps(state: State<'_, AppState>) -> CmdResult<Vec<SetupStep>> {
     let settings = state.settings()?;
-    app_api::setup_steps(state.ctx(), &settings)
+    app_api::setup_steps(&state.supervisor, &settings).await
 }
 
 #[tauri::command]

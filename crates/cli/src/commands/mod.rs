@@ -3,6 +3,7 @@
 mod console;
 mod keys;
 mod logs;
+mod serve;
 mod settings;
 mod setup;
 mod ssh;
@@ -19,6 +20,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Status { json } => vm::status(&ctx, json).await,
         Command::Watch { json, until } => vm::watch(&ctx, json, until.as_deref()).await,
         Command::Argv { image } => vm::argv(&ctx, image.as_deref()),
+        Command::Serve => serve::run(&ctx).await,
         Command::Console { history, no_input } => console::run(&ctx, history, no_input).await,
         Command::Logs { console, lines } => logs::run(&ctx, console, lines),
         Command::Ssh { command } => ssh::run(&ctx, &command).await,

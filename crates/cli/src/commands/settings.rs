@@ -44,8 +44,11 @@ pub async fn run(ctx: &Ctx, action: Option<SettingsAction>) -> i32 {
             };
             let status = ctx.supervisor.refresh().await;
             let running = !matches!(status.state, VmState::Stopped | VmState::Failed { .. });
-            // The port our own builder holds counts as free.
+            // The port our own builder holds counts as free, and so does the one our gateway serves.
             let limits = HostLimits::detect(ctx.host, status.port);
+            let gateway = builderbar_core::gateway::serving_port(&ctx.paths.vm_dir);
+            let free = limits.port_available;
+            let limits = HostLimits { port_available: Box::new(move |p| Some(p) == gateway || free(p)), ..limits };
             match new.save(&path, &limits) {
                 Ok(()) => {
                     if running && new.needs_vm_restart(&current) {

@@ -4,12 +4,17 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use builderbar_core::doctor::{self, DoctorInputs};
+use builderbar_core::app_api;
+use builderbar_core::doctor;
 use builderbar_core::image::ImageManifest;
 use builderbar_core::keys::InstallKeys;
-use builderbar_core::privileged::{Applier, Elevation, ElevationEnv, Journal, Owner, SystemRunner};
+use builderbar_core::privileged::{Applier, Elevation, Journal, SystemRunner};
 use builderbar_core::settings::Settings;
-use builderbar_core::setup::{plan_setup, plan_unsetup, BuilderIdentity, SetupPlan, TestBuild, WiringTarget};
+use builderbar_core::setup::flow::BLOCKING_CHECKS;
+use builderbar_core::setup::{
+    plan_setup, plan_unsetup, user_name, wiring_target, BuilderIdentity, SetupPlan, TestBuild, WiringOverrides,
+    WiringTarget,
+};
 use builderbar_core::vm::{StartRequest, VmState};
 
 use crate::cli::WiringFlags;
@@ -21,44 +26,23 @@ struct Wiring {
     elevation: Elevation,
 }
 
-fn euid() -> u32 {
-    rustix::process::geteuid().as_raw()
-}
-
 fn wiring(ctx: &Ctx, flags: &WiringFlags, settings: &Settings, trust_user: Option<String>) -> Result<Wiring, i32> {
     let elevation = match &flags.elevation {
-        Some(e) => Elevation::parse(e).ok_or_else(|| {
+        Some(e) => Some(Elevation::parse(e).ok_or_else(|| {
             eprintln!("error: unknown elevation `{e}`\nhint: use osascript, pkexec, sudo or none");
             exit::USAGE
-        })?,
-        None => {
-            Elevation::choose(ctx.host, &ElevationEnv::from_process()).map_err(|e| exit::report(&e, exit::ERROR))?
-        }
+        })?),
+        None => None,
     };
-    let mut target = WiringTarget::system();
-    if let Some(d) = flags.nix_conf_dir.clone().or_else(|| settings.nix_conf_dir.clone()) {
-        target.nix_conf_dir = d;
-    }
-    if let Some(d) = flags.ssh_config_dir.clone().or_else(|| settings.ssh_config_dir.clone()) {
-        target.ssh_config_dir = d;
-    }
-    target.trusted_user = trust_user;
-    // Without elevation the files stay ours (tests in temp dirs); with it they belong to root.
-    if elevation == Elevation::None && euid() != 0 {
-        let gid = rustix::process::getegid().as_raw();
-        target.owner = Owner { uid: euid(), gid };
-    }
+    let overrides = WiringOverrides {
+        nix_conf_dir: flags.nix_conf_dir.clone(),
+        ssh_config_dir: flags.ssh_config_dir.clone(),
+        elevation,
+        trusted_user: trust_user,
+    };
+    let (target, elevation) =
+        wiring_target(ctx.host, settings, &overrides).map_err(|e| exit::report(&e, exit::ERROR))?;
     Ok(Wiring { target, elevation })
-}
-
-fn user_name() -> String {
-    std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| {
-        if euid() == 0 {
-            "root".into()
-        } else {
-            "nobody".into()
-        }
-    })
 }
 
 fn load(ctx: &Ctx) -> Result<(Settings, PathBuf, ImageManifest, InstallKeys), i32> {
@@ -137,14 +121,14 @@ pub async fn setup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool, tru
         Ok(w) => w,
         Err(code) => return code,
     };
-    let report = run_doctor(ctx, &w.target, &settings, Some(&image), &keys).await;
+    let report = match run_doctor(ctx, &w.target, &settings).await {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let blocking: Vec<_> = report
         .checks
         .iter()
-        .filter(|c| {
-            c.status == doctor::CheckStatus::Fail
-                && matches!(c.id.as_str(), "nix-installed" | "nix-conf-owner" | "port")
-        })
+        .filter(|c| c.status == doctor::CheckStatus::Fail && BLOCKING_CHECKS.contains(&c.id.as_str()))
         .collect();
     if !blocking.is_empty() {
         eprint!("{}", report.to_text());
@@ -223,28 +207,11 @@ pub async fn unsetup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool) -
     apply(ctx, &plan, w.elevation)
 }
 
-async fn run_doctor(
-    ctx: &Ctx,
-    target: &WiringTarget,
-    settings: &Settings,
-    image: Option<&ImageManifest>,
-    keys: &InstallKeys,
-) -> doctor::DoctorReport {
-    let status = ctx.supervisor.refresh().await;
-    let ssh = if status.state == VmState::Running { ctx.supervisor.ssh_target().ok() } else { None };
-    let marker = ctx.paths.vm_dir.join("kvm-broken");
-    let inputs = DoctorInputs {
-        host: ctx.host,
-        settings,
-        image,
-        keys,
-        target,
-        status: &status,
-        ssh,
-        user: user_name(),
-        kvm_broken_marker: &marker,
-    };
-    doctor::run(&inputs).await
+async fn run_doctor(ctx: &Ctx, target: &WiringTarget, settings: &Settings) -> Result<doctor::DoctorReport, i32> {
+    app_api::run_doctor(&ctx.supervisor, settings, Some(target)).await.map_err(|e| {
+        eprintln!("error: {}\nhint: {}", e.message, e.hint);
+        exit::ERROR
+    })
 }
 
 pub async fn doctor(ctx: &Ctx, flags: &WiringFlags, json: bool) -> i32 {
@@ -252,13 +219,14 @@ pub async fn doctor(ctx: &Ctx, flags: &WiringFlags, json: bool) -> i32 {
         Ok(s) => s,
         Err(e) => return exit::report(&e, exit::ERROR),
     };
-    let image = ctx.image_dir(None, &settings).ok().and_then(|d| ImageManifest::load(&d).ok());
-    let keys = InstallKeys::at(&ctx.paths.keys_dir());
     let w = match wiring(ctx, flags, &settings, None) {
         Ok(w) => w,
         Err(code) => return code,
     };
-    let report = run_doctor(ctx, &w.target, &settings, image.as_ref(), &keys).await;
+    let report = match run_doctor(ctx, &w.target, &settings).await {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&report).expect("json"));
     } else {

@@ -112,12 +112,17 @@ pub async fn stop(ctx: &Ctx, timeout: Option<u64>) -> i32 {
 pub async fn status(ctx: &Ctx, json: bool) -> i32 {
     let s = ctx.supervisor.refresh().await;
     let now = builderbar_core::vm::state::now_ms();
+    let gateway = builderbar_core::gateway::serving_port(&ctx.paths.vm_dir);
     if json {
         let mut v = serde_json::to_value(&s).expect("json");
         v["uptime_secs"] = serde_json::json!(s.uptime_secs(now));
+        v["gateway_port"] = serde_json::json!(gateway);
         println!("{}", serde_json::to_string_pretty(&v).expect("json"));
     } else {
         println!("{}", describe(&s, now));
+        if let Some(p) = gateway {
+            println!("  gateway:      127.0.0.1:{p} (on demand)");
+        }
     }
     match s.state {
         VmState::Failed { .. } => exit::FAILED,

@@ -31,7 +31,8 @@ pub struct DoctorInputs<'a> {
     pub ssh: Option<SshTarget>,
     /// The user Nix builds as (trusted-users must name them, or root).
     pub user: String,
-    pub kvm_broken_marker: &'a Path,
+    /// The VM directory (the KVM-broken marker, a serving gateway's lock).
+    pub vm_dir: &'a Path,
 }
 
 pub async fn run(i: &DoctorInputs<'_>) -> DoctorReport {
@@ -294,6 +295,8 @@ pub fn port(i: &DoctorInputs<'_>) -> DoctorCheck {
     let ours = i.status.port == Some(p) && !matches!(i.status.state, VmState::Stopped | VmState::Failed { .. });
     if ours {
         DoctorCheck::pass(ID, T, format!("127.0.0.1:{p} held by the builder"))
+    } else if crate::gateway::serving_port(i.vm_dir) == Some(p) {
+        DoctorCheck::pass(ID, T, format!("127.0.0.1:{p} held by Builderbar's on-demand gateway"))
     } else if port_is_free(p) {
         DoctorCheck::pass(ID, T, format!("127.0.0.1:{p} is free"))
     } else {
@@ -420,7 +423,7 @@ pub fn qemu(i: &DoctorInputs<'_>) -> DoctorCheck {
             )
         }
     };
-    let facts = AccelFacts::probe(i.kvm_broken_marker);
+    let facts = AccelFacts::probe(&i.vm_dir.join("kvm-broken"));
     let accels = match i.host.os {
         Os::Macos => "hvf, tcg".to_string(),
         Os::Linux if facts.kvm_device && !facts.kvm_known_broken => "kvm, tcg".into(),

@@ -100,3 +100,21 @@ fn restart_is_needed_only_for_vm_shape_changes() {
     b.cores = 3;
     assert!(b.needs_vm_restart(&a));
 }
+
+#[test]
+fn on_demand_moves_qemus_forward_to_the_next_port() {
+    let mut s = ok();
+    s.port = 31022;
+    assert_eq!(s.forward_port(), 31022);
+    let old = s.clone();
+    s.on_demand = true;
+    assert_eq!(s.forward_port(), 31023);
+    assert!(s.needs_vm_restart(&old), "the forward moves, so a running VM must restart");
+    s.validate(&limits(Host::LINUX_X86_64)).unwrap();
+    s.port = 39999; // its forward port, 40000, is taken
+    let Err(SettingsError::Invalid(errs)) = s.validate(&limits(Host::LINUX_X86_64)) else { panic!("accepted") };
+    assert!(errs[0].message.contains("127.0.0.1:40000"), "{errs:?}");
+    s.port = u16::MAX;
+    let Err(SettingsError::Invalid(errs)) = s.validate(&limits(Host::LINUX_X86_64)) else { panic!("accepted") };
+    assert!(errs[0].message.contains("choose 1024 to 65534"), "{errs:?}");
+}

@@ -16,11 +16,46 @@ pub enum StepState {
     Skipped,
 }
 
+/// The steps of first-run setup, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "kebab-case")]
+#[ts(export)]
+pub enum SetupStepId {
+    Checks,
+    Image,
+    Keys,
+    Authorize,
+    Restart,
+    TestBuild,
+}
+
+impl SetupStepId {
+    pub const ALL: [SetupStepId; 6] = [
+        SetupStepId::Checks,
+        SetupStepId::Image,
+        SetupStepId::Keys,
+        SetupStepId::Authorize,
+        SetupStepId::Restart,
+        SetupStepId::TestBuild,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            SetupStepId::Checks => "Check this Mac",
+            SetupStepId::Image => "Builder image",
+            SetupStepId::Keys => "SSH keys",
+            SetupStepId::Authorize => "Authorize the change",
+            SetupStepId::Restart => "Restart the Nix daemon",
+            SetupStepId::TestBuild => "Test build",
+        }
+    }
+}
+
 /// One step of setup: checks, image, keys, authorize, restart, test build.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[ts(export)]
 pub struct SetupStep {
-    pub id: String,
+    pub id: SetupStepId,
     pub title: String,
     pub state: StepState,
     pub detail: String,

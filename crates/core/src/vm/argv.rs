@@ -38,9 +38,15 @@ pub fn qemu_program(image: &ImageManifest) -> String {
     }
 }
 
-/// qemu option values are comma-separated; a literal comma is written as two.
-fn q(path: &std::path::Path) -> String {
-    path.display().to_string().replace(',', ",,")
+/// qemu option values are comma-separated; a literal comma is written as two. Only for values
+/// qemu parses as an option list (-drive, -virtfs, -chardev, -qmp, -fw_cfg); -kernel, -initrd,
+/// -append and -pidfile take their argument literally.
+fn q(p: &std::path::Path) -> String {
+    path(p).replace(',', ",,")
+}
+
+fn path(p: &std::path::Path) -> String {
+    p.display().to_string()
 }
 
 /// Builds the argv. The accelerator is already resolved for this host.
@@ -56,7 +62,9 @@ pub fn qemu_argv(host: Host, image: &ImageManifest, settings: &Settings, accel: 
     // The host decides the accelerator (resolved by the caller); the guest decides the board.
     let _ = host;
     let machine = match guest {
-        // The virt board with the highest GIC the accelerator offers (as nixpkgs does).
+        // The virt board with the highest GIC the accelerator offers. nixpkgs' runner does this
+        // on Linux hosts but pins gic-version=2 on aarch64-darwin; Apple's hypervisor has a
+        // GICv3, and newer qemu refuses GICv2 under HVF (docs/qemu-argv.md).
         Arch::Aarch64 => "virt,gic-version=max",
         Arch::X86_64 => "q35",
     };
@@ -70,7 +78,8 @@ pub fn qemu_argv(host: Host, image: &ImageManifest, settings: &Settings, accel: 
     push(&["-cpu", cpu]);
     a.extend(["-smp".into(), settings.cores.to_string(), "-m".into(), format!("{}M", settings.memory_mib)]);
 
-    a.extend(["-kernel".into(), q(&image.kernel), "-initrd".into(), q(&image.initrd)]);
+    // Literal paths: qemu does not split these on commas, so ",," would name another file.
+    a.extend(["-kernel".into(), path(&image.kernel), "-initrd".into(), path(&image.initrd)]);
     let cmdline = [image.cmdline.trim(), &format!("console={}", image.console)]
         .into_iter()
         .filter(|s| !s.is_empty())
@@ -91,18 +100,22 @@ pub fn qemu_argv(host: Host, image: &ImageManifest, settings: &Settings, accel: 
         "chardev:ser0".into(),
     ]);
     a.extend(["-qmp".into(), format!("unix:{},server=on,wait=off", q(&files.qmp_socket()))]);
-    a.extend(["-pidfile".into(), files.pidfile().display().to_string()]);
+    a.extend(["-pidfile".into(), path(&files.pidfile())]);
 
     // Entropy at boot, so the guest's sshd does not wait for it.
     a.extend(["-device".into(), "virtio-rng-pci".into()]);
     // Loopback only: the builder is never reachable from the network.
     a.extend([
         "-netdev".into(),
-        format!("user,id=net0,hostfwd=tcp:127.0.0.1:{}-:{}", settings.port, image.ssh.port),
+        format!("user,id=net0,hostfwd=tcp:127.0.0.1:{}-:{}", settings.forward_port(), image.ssh.port),
         "-device".into(),
         "virtio-net-pci,netdev=net0".into(),
     ]);
 
+    // As nixpkgs' runner does for its root disk: a host write error (e.g. the Mac's disk is
+    // full) reaches the guest as an I/O error instead of qemu pausing the VM (the default,
+    // werror=enospc), which would leave the builder hanging with nothing on its console.
+    const WRITABLE: &str = ",cache=writeback,werror=report";
     for (i, disk) in image.disks.iter().enumerate() {
         let id = format!("disk{i}");
         let (drive, serial) = match disk {
@@ -111,12 +124,12 @@ pub fn qemu_argv(host: Host, image: &ImageManifest, settings: &Settings, accel: 
                     "if=none,id={id},file={},format={}{}",
                     q(path),
                     format.as_str(),
-                    if *read_only { ",readonly=on" } else { ",cache=writeback" }
+                    if *read_only { ",readonly=on" } else { WRITABLE }
                 ),
                 serial,
             ),
             DiskSpec::State { serial, .. } => (
-                format!("if=none,id={id},file={},format=qcow2,cache=writeback,discard=unmap", q(&files.state_disk())),
+                format!("if=none,id={id},file={},format=qcow2{WRITABLE},discard=unmap", q(&files.state_disk())),
                 serial,
             ),
         };

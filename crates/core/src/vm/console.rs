@@ -77,10 +77,16 @@ impl std::fmt::Debug for ConsoleHub {
 }
 
 pub const DEFAULT_HISTORY: usize = 1 << 20;
+/// The largest chunk the follower publishes.
+pub const READ_CHUNK: usize = 16 * 1024;
+/// Chunks kept for subscribers that have not read them yet (64 x 16 KiB = 1 MiB).
+pub const LIVE_CHUNKS: usize = 64;
 
 impl ConsoleHub {
     pub fn new(history: usize) -> ConsoleHub {
-        let (tx, _) = broadcast::channel(1024);
+        // At most LIVE_CHUNKS chunks of at most READ_CHUNK bytes wait for a slow subscriber:
+        // with the ring, memory stays bounded by twice the history size.
+        let (tx, _) = broadcast::channel(LIVE_CHUNKS);
         ConsoleHub { ring: Arc::new(Mutex::new(ConsoleRing::new(history))), tx }
     }
 
@@ -153,7 +159,7 @@ impl LogFollower {
         let _watcher = watch_dir(self.path.parent().unwrap_or(Path::new(".")), wake_tx);
         let mut file: Option<tokio::fs::File> = None;
         let mut pos: u64 = 0;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_CHUNK];
         loop {
             if file.is_none() {
                 if let Ok(f) = tokio::fs::File::open(&self.path).await {
@@ -273,7 +279,7 @@ mod tests {
         let (_h2, mut slow) = hub.subscribe();
         hub.publish(Bytes::from_static(b"late"));
         assert_eq!(&rx.recv().await.unwrap()[..], b"late");
-        for _ in 0..5000 {
+        for _ in 0..=LIVE_CHUNKS {
             hub.publish(Bytes::from_static(b"x"));
         }
         assert!(matches!(slow.recv().await, Err(broadcast::error::RecvError::Lagged(_))));

@@ -37,6 +37,23 @@ pub fn live_pid(pidfile: &Path) -> Option<u32> {
     read_pidfile(pidfile).filter(|pid| is_our_qemu(*pid, pidfile))
 }
 
+/// Scans every process for a qemu whose argv names `pidfile`: finds one whose starter died
+/// before the pidfile was written. Costs a full process scan, so only start uses it.
+pub fn find_by_argv(pidfile: &Path) -> Option<u32> {
+    let mut sys = sysinfo::System::new().ok()?;
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always),
+    );
+    let want = pidfile.as_os_str();
+    sys.processes()
+        .iter()
+        .filter(|(_, p)| !matches!(p.status(), sysinfo::ProcessStatus::Zombie | sysinfo::ProcessStatus::Dead))
+        .find(|(_, p)| p.cmd().iter().any(|a| a == want))
+        .map(|(pid, _)| pid.as_u32())
+}
+
 pub fn kill(pid: u32, signal: Signal) {
     if let Some(p) = Pid::from_raw(pid as i32) {
         let _ = kill_process(p, signal);
@@ -55,12 +72,14 @@ mod tests {
         let mut child = std::process::Command::new("sh").args(["-c", "sleep 30", "sh"]).arg(&pidfile).spawn().unwrap();
         std::fs::write(&pidfile, format!("{}\n", child.id())).unwrap();
         assert_eq!(live_pid(&pidfile), Some(child.id()));
+        assert_eq!(find_by_argv(&pidfile), Some(child.id()));
         let other = dir.path().join("other.pid");
         std::fs::write(&other, format!("{}\n", child.id())).unwrap();
         assert_eq!(live_pid(&other), None, "same pid, different pidfile: not ours");
         kill(child.id(), Signal::KILL);
         child.wait().unwrap();
         assert_eq!(live_pid(&pidfile), None);
+        assert_eq!(find_by_argv(&pidfile), None);
         assert_eq!(read_pidfile(&dir.path().join("none")), None);
     }
 }

@@ -23,7 +23,7 @@ use crate::vm::disk::ensure_state_disk;
 use crate::vm::error::VmError;
 use crate::vm::files::VmFiles;
 use crate::vm::lock::ControlLock;
-use crate::vm::process::{kill, live_pid};
+use crate::vm::process::{find_by_argv, kill, live_pid};
 use crate::vm::qemu_error::explain;
 use crate::vm::state::{now_ms, FailureRecord, RunRecord, VmState, VmStatus};
 use crate::vm::{argv::qemu_argv, qmp};
@@ -164,7 +164,14 @@ impl Supervisor {
         let _op = self.inner.op.lock().await;
         let lock_wait = Duration::from_secs(u64::from(req.settings.stop_timeout_secs) + 60);
         let _lock = ControlLock::acquire(&self.files().control_lock(), lock_wait).await?;
-        if let Some(pid) = live_pid(&self.files().pidfile()) {
+        let pidfile = self.files().pidfile();
+        // A starter that died right after spawning qemu may have left it without a pidfile.
+        let running = live_pid(&pidfile).or_else(|| {
+            let pid = find_by_argv(&pidfile)?;
+            let _ = crate::fsutil::write_atomic(&pidfile, format!("{pid}\n").as_bytes(), 0o644);
+            Some(pid)
+        });
+        if let Some(pid) = running {
             info!(pid, "builder already running; joining it");
             drop(_lock);
             self.ensure_monitor(pid, None).await;
@@ -216,7 +223,8 @@ impl Supervisor {
         let keys = InstallKeys::ensure(&ctx.paths.keys_dir())?;
         let facts = AccelFacts::probe(&ctx.kvm_broken_marker());
         let accel = resolve(req.settings.accelerator, ctx.host, image.guest_arch(), facts)?;
-        let port = req.settings.port;
+        // On demand, the gateway holds settings.port and qemu forwards the port after it.
+        let port = req.settings.forward_port();
         if !port_is_free(port) {
             return Err(VmError::PortInUse { port });
         }
@@ -249,6 +257,11 @@ impl Supervisor {
         let host_key_name = (image.host_key == HostKeySpec::Runtime).then_some(names.host_key.as_str());
         let written = keys.write_guest_channel(&files.guest_keys_dir(), &names.authorized_keys, host_key_name)?;
         if let KeyChannel::Share { security_model, .. } = &image.keys {
+            // sshd reads authorized_keys as the builder user, who must be able to enter the
+            // share (fw_cfg needs no directory, so there it stays 0700). Secret files stay 0600.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(files.guest_keys_dir(), std::fs::Permissions::from_mode(0o755))
+                .map_err(VmError::io("cannot open the guest key share to the guest"))?;
             if security_model.starts_with("mapped") {
                 // The guest's sshd (StrictModes) wants root-owned key files; mapped 9p reads
                 // ownership from these attributes instead of the host's uid.
@@ -288,6 +301,9 @@ impl Supervisor {
         write_json(&files.run_record(), &run);
         let mut child = cmd.spawn().map_err(VmError::io(format!("cannot run {}", argv.program)))?;
         let pid = child.id().unwrap_or(0);
+        // qemu writes (and locks) the same pidfile a moment later; writing it now closes the
+        // window in which another process would not see this VM.
+        let _ = crate::fsutil::write_atomic(&files.pidfile(), format!("{pid}\n").as_bytes(), 0o644);
         let (exit_tx, exit_rx) = watch::channel::<Option<ExitStatus>>(None);
         tokio::spawn(async move {
             let status = child.wait().await.ok();
@@ -514,6 +530,20 @@ impl Supervisor {
             }
             if matches!(cur.state, VmState::Starting | VmState::Stopped | VmState::Failed { .. }) || probe_now {
                 let ready = match run.as_ref().map(|r| r.port) {
+                    // The readiness line comes a moment before sshd answers (TCG is slow): probe
+                    // in quick succession for a while rather than wait for the next tick.
+                    Some(p) if probe_now => {
+                        let deadline = Instant::now() + Duration::from_secs(2);
+                        loop {
+                            if probe_banner(p, Duration::from_millis(500)).await.is_some() {
+                                break true;
+                            }
+                            if Instant::now() >= deadline {
+                                break false;
+                            }
+                            tokio::time::sleep(Duration::from_millis(15)).await;
+                        }
+                    }
                     Some(p) => probe_banner(p, Duration::from_millis(800)).await.is_some(),
                     None => false,
                 };

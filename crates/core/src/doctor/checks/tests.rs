@@ -10,7 +10,7 @@ struct Fixture {
     keys: InstallKeys,
     settings: Settings,
     status: VmStatus,
-    marker: std::path::PathBuf,
+    vm_dir: std::path::PathBuf,
 }
 
 impl Fixture {
@@ -29,8 +29,8 @@ impl Fixture {
             trusted_user: None,
             owner: crate::privileged::Owner { uid: 0, gid: 0 },
         };
-        let marker = dir.path().join("kvm-broken");
-        Fixture { _dir: dir, target, keys, settings: Settings::default(), status: VmStatus::stopped(), marker }
+        let vm_dir = dir.path().join("vm");
+        Fixture { _dir: dir, target, keys, settings: Settings::default(), status: VmStatus::stopped(), vm_dir }
     }
 
     fn inputs(&self, user: &str) -> DoctorInputs<'_> {
@@ -43,7 +43,7 @@ impl Fixture {
             status: &self.status,
             ssh: None,
             user: user.into(),
-            kvm_broken_marker: &self.marker,
+            vm_dir: &self.vm_dir,
         }
     }
 }

@@ -1,8 +1,38 @@
-//! Full argv per host, held as insta snapshots a reviewer compares with nixpkgs' runner.
+//! Full argv per host, held as insta snapshots a reviewer compares with nixpkgs' runner
+//! (docs/qemu-argv.md goes through the macOS ones line by line).
 
 use super::*;
 use crate::image::ImageManifest;
 use std::path::Path;
+
+/// Where the flake's image for an aarch64 Mac would be; the manifest's relative paths
+/// (store.img, state-template.qcow2) resolve against it.
+const STOCK_DIR: &str = "/nix/store/8z0h5gk4y1w2m7c3x9v6b1n0q4r2s5t7-builderbar-image-stock-aarch64-linux";
+const BUILDERBAR_DIR: &str = "/nix/store/9a1j6hl5z2x3n8d4y0w7c2p1r5s3t6u8-builderbar-image-builderbar-aarch64-linux";
+
+/// A manifest exactly as nix/manifest.nix evaluates it (fixtures/eval.nix says how).
+fn fixture(name: &str) -> &'static str {
+    match name {
+        "stock" => include_str!("fixtures/stock-aarch64.json"),
+        "builderbar" => include_str!("fixtures/builderbar-aarch64.json"),
+        _ => unreachable!(),
+    }
+}
+
+/// The stock darwin.linux-builder image as the app loads it on an aarch64 Mac.
+fn stock_aarch64() -> ImageManifest {
+    ImageManifest::parse(fixture("stock"), &Path::new(STOCK_DIR).join("builderbar-image.json")).unwrap()
+}
+
+/// Builderbar's own image (nixosModules.builder) as the app loads it on an aarch64 Mac.
+fn builderbar_aarch64() -> ImageManifest {
+    ImageManifest::parse(fixture("builderbar"), &Path::new(BUILDERBAR_DIR).join("builderbar-image.json")).unwrap()
+}
+
+/// The value of the option `opt` whose value starts with `prefix`, for every occurrence.
+fn values<'a>(argv: &'a QemuArgv, opt: &str, prefix: &str) -> Vec<&'a str> {
+    argv.args.windows(2).filter(|w| w[0] == opt && w[1].starts_with(prefix)).map(|w| w[1].as_str()).collect()
+}
 
 fn files() -> VmFiles {
     VmFiles::at(Path::new("/data/vm"), Path::new("/run/bb-1234abcd"))
@@ -53,10 +83,77 @@ fn linux_aarch64_kvm() {
     insta::assert_snapshot!(argv.pretty());
 }
 
+/// What the app runs on an Apple Silicon Mac for the stock image (stage 1).
 #[test]
-fn macos_aarch64_hvf() {
-    let argv = qemu_argv(Host::MACOS_AARCH64, &nixos_aarch64(), &settings(), Accel::Hvf, &files());
+fn macos_aarch64_hvf_stock() {
+    let argv = qemu_argv(Host::MACOS_AARCH64, &stock_aarch64(), &settings(), Accel::Hvf, &files());
     insta::assert_snapshot!(argv.pretty());
+}
+
+/// What the app runs on an Apple Silicon Mac for Builderbar's own image (stage 2).
+#[test]
+fn macos_aarch64_hvf_builderbar() {
+    let argv = qemu_argv(Host::MACOS_AARCH64, &builderbar_aarch64(), &settings(), Accel::Hvf, &files());
+    insta::assert_snapshot!(argv.pretty());
+}
+
+/// Everything qemu-vm.nix's runner gives the stock guest that its boot depends on
+/// (docs/flake.md, "What the stock guest expects"), checked apart from the snapshot.
+#[test]
+fn stock_guest_gets_what_its_runner_gives_it() {
+    let argv = qemu_argv(Host::MACOS_AARCH64, &stock_aarch64(), &settings(), Accel::Hvf, &files());
+    assert_eq!(
+        argv.program,
+        "/nix/store/4b0r5h5a4g5m8vq9k6m2cz9rwn0fj7x2-qemu-host-cpu-only-9.2.3/bin/qemu-system-aarch64"
+    );
+    // All four 9p shares are neededForBoot in the guest's fstab; one missing is an emergency shell.
+    let shares = values(&argv, "-virtfs", "local,");
+    for (tag, model) in [("keys", "mapped-xattr"), ("xchg", "none"), ("shared", "none"), ("certs", "none")] {
+        let want = format!("security_model={model},mount_tag={tag}");
+        assert_eq!(shares.iter().filter(|s| s.contains(&want)).count(), 1, "{tag} in {shares:?}");
+    }
+    assert!(shares.iter().any(|s| s.contains("path=/data/vm/guest-keys,") && s.contains("mount_tag=keys")));
+    assert!(shares.iter().any(|s| s.contains("path=/data/vm/shares/xchg,") && s.contains("mount_tag=shared")));
+    assert!(shares.iter().any(|s| s.contains("-builderbar-guest-certs,") && s.contains("mount_tag=certs")));
+    // The erofs store (found by its label) and the ext4 root made from the template (serial root).
+    let drives = values(&argv, "-drive", "if=none,");
+    assert!(drives.iter().any(|d| d.contains(&format!("file={STOCK_DIR}/store.img,format=raw,readonly=on"))));
+    assert!(drives.iter().any(|d| d.contains("file=/data/vm/state.qcow2,format=qcow2,cache=writeback,werror=report")));
+    assert_eq!(values(&argv, "-device", "virtio-blk-pci,").iter().filter(|d| d.ends_with(",serial=root")).count(), 1);
+    // Direct boot with init= and regInfo= (the guest loads its Nix database from it).
+    let append = values(&argv, "-append", "")[0];
+    assert!(append.starts_with("loglevel=4 init=/nix/store/"), "{append}");
+    assert!(append.contains(" regInfo=/nix/store/1yk0wkk7b3jgmr7h3p3vvn6b5l0k4z8g-closure-info/registration "));
+    assert!(append.ends_with(" console=ttyAMA0"), "{append}");
+    assert_eq!(values(&argv, "-netdev", "user,"), ["user,id=net0,hostfwd=tcp:127.0.0.1:31022-:22"]);
+    assert!(values(&argv, "-fw_cfg", "").is_empty());
+}
+
+/// The fixtures are what nix/manifest.nix gives today; without Nix this says so and passes,
+/// unless BUILDERBAR_REQUIRE_NIX=1.
+#[test]
+fn fixtures_match_manifest_nix() {
+    let eval = |variant: &str| {
+        std::process::Command::new("nix-instantiate")
+            .args(["--eval", "--strict", "--json", "--argstr", "variant", variant])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/vm/argv/fixtures/eval.nix"))
+            .env("NIX_USER_CONF_FILES", "/dev/null")
+            .output()
+    };
+    for variant in ["stock", "builderbar"] {
+        let out = match eval(variant) {
+            Ok(out) => out,
+            Err(e) => {
+                assert!(std::env::var_os("BUILDERBAR_REQUIRE_NIX").is_none(), "nix-instantiate: {e}");
+                eprintln!("skipped: nix-instantiate is not installed");
+                return;
+            }
+        };
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let want: serde_json::Value = serde_json::from_str(fixture(variant)).unwrap();
+        assert_eq!(got, want, "fixtures/{variant}-aarch64.json is stale; regenerate it (fixtures/eval.nix)");
+    }
 }
 
 #[test]
@@ -73,4 +170,23 @@ fn forwards_bind_loopback_only_and_commas_are_escaped() {
     assert!(net.contains("hostfwd=tcp:127.0.0.1:31022-:22"), "{net}");
     assert!(argv.args.iter().any(|a| a.contains("/data/a,,b/state.qcow2")));
     assert!(!argv.args.iter().any(|a| a.contains("0.0.0.0")));
+    // -pidfile is a plain file name, not an option list.
+    assert_eq!(values(&argv, "-pidfile", ""), ["/data/a,b/qemu.pid"]);
+}
+
+/// qemu takes -kernel and -initrd literally (checked with qemu 7.2: ",," names a file that
+/// does not exist), so an image directory with a comma in its path must not be escaped there.
+#[test]
+fn kernel_and_initrd_paths_are_not_escaped() {
+    let m =
+        ImageManifest::parse(fixture("builderbar"), Path::new("/Users/me/images/a,b/builderbar-image.json")).unwrap();
+    let m = ImageManifest {
+        kernel: "/Users/me/images/a,b/kernel".into(),
+        initrd: "/Users/me/images/a,b/initrd".into(),
+        ..m
+    };
+    let argv = qemu_argv(Host::MACOS_AARCH64, &m, &settings(), Accel::Hvf, &files());
+    assert_eq!(values(&argv, "-kernel", ""), ["/Users/me/images/a,b/kernel"]);
+    assert_eq!(values(&argv, "-initrd", ""), ["/Users/me/images/a,b/initrd"]);
+    assert!(values(&argv, "-drive", "").iter().any(|d| d.contains("file=/Users/me/images/a,,b/store.img,")));
 }
