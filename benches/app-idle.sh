@@ -148,7 +148,7 @@ try:
     wait("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{display}"), 10)
     spawn(["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120",
            "--heighttype", "pixel", "--height", "28", "--SetDockType", "true", "--transparent", "false"])
-    first = spawn([app])
+    first = spawn([app, "--no-setup"])  # a fresh home needs setup: no window at launch
     def icon():
         for w in xdo("search", "--onlyvisible", "--name", "^builderbar-app$").split():
             g = dict(l.split("=", 1) for l in xdo("getwindowgeometry", "--shell", w).splitlines() if "=" in l)
@@ -167,6 +167,7 @@ try:
     log = lambda: "".join(open(f"{home}/logs/{n}", errors="replace").read() for n in os.listdir(f"{home}/logs"))
     wait("the builder to run", lambda: 'state="running"' in log(), 180)
     time.sleep(5)
+    assert not any(c.startswith("WebKit") for _, c in app_tree(first.pid)), "a window is open at rest"
     lines = [f"app-idle: release build, ui {ui}, builder running (TCG), {duration} s per phase"]
     lines.append(measure(first.pid, "windows closed"))
     print(lines[-1], flush=True)
@@ -187,4 +188,6 @@ finally:
             os.killpg(p.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
+    import shutil
+    shutil.rmtree(home, ignore_errors=True)
 PY

@@ -82,6 +82,7 @@ fn linux_webkit_defaults(host: builderbar_core::host::Host) {
 pub fn run() {
     linux_webkit_defaults(builderbar_core::host::Host::detect());
     let args: Vec<String> = std::env::args().collect();
+    let no_setup = args.iter().any(|a| a == "--no-setup");
     let open_at_start = match open_arg(&args) {
         Ok(k) => k,
         Err(e) => {
@@ -135,7 +136,9 @@ pub fn run() {
             }
             let settings = state.settings().unwrap_or_default();
             autostart::follow(&handle, settings.start_at_login);
-            let first_run = builderbar_core::app_api::setup_needed(state.ctx(), &settings).unwrap_or(false);
+            // `--no-setup`: never open the setup window at launch (benchmarks of the app at rest).
+            let first_run =
+                !no_setup && builderbar_core::app_api::setup_needed(state.ctx(), &settings).unwrap_or(false);
             for kind in open_at_start.into_iter().chain(first_run.then_some(WindowKind::Setup)) {
                 windows::open(&handle, kind)?;
             }

@@ -214,6 +214,10 @@ class Flow:
         # A real language tag: under LANG=C WebKit reports navigator.language "C", which Intl rejects.
         self.env = dict(os.environ, DISPLAY=f":{display}", NO_AT_BRIDGE="1", BUILDERBAR_HOME=home, LANG="en_US.UTF-8")
         self.env.pop("LC_ALL", None)
+        # WebKitWebDriver's screenshots hang under the app's Linux defaults (GDK_GL=disable,
+        # compositing off; see linux_webkit_defaults): the test opts out of them (set = kept).
+        self.env.setdefault("WEBKIT_DISABLE_COMPOSITING_MODE", "0")
+        self.env.setdefault("GDK_GL", "")
         self.spawn("xvfb", ["Xvfb", f":{display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
         wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{display}"), timeout=10)
         self.spawn(

@@ -564,6 +564,15 @@ impl Supervisor {
         if files.stopping_marker().exists() {
             return;
         }
+        // Another process stopped it and has already cleaned up (marker and run record gone
+        // together): a clean stop we noticed late, not a failure.
+        if child_exit.is_none() && !files.run_record().exists() {
+            if let Some(m) = self.inner.monitor.lock().await.take_if(|m| m.pid == pid) {
+                let _ = m.stop.send(true);
+            }
+            self.set(VmStatus::stopped());
+            return;
+        }
         let reason = match child_exit {
             Some(st) => describe_exit(st),
             None if files.pidfile().exists() => "qemu exited unexpectedly (it was killed or crashed)".into(),
