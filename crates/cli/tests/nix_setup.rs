@@ -53,6 +53,21 @@ fn setup_builds_in_the_guest_and_unsetup_restores_the_files() {
     assert!(content.contains("builderbar-guest"), "built on the host? {content}");
     assert!(!content.starts_with(host_release.trim()) || host_release.contains("6.1.0"), "{content}");
 
+    // Key rotation: new keys, the running builder restarted with its new host key, and the
+    // wiring re-applied in one Plan, so Nix pins the new key and builds still work.
+    let old_key = std::fs::read_to_string(nix.join("machines")).unwrap();
+    let pid_before = i.qemu_pids();
+    i.ok(&[&["keys", "rotate", "--yes"][..], &dirs].concat());
+    let new_key = std::fs::read_to_string(nix.join("machines")).unwrap();
+    assert_ne!(old_key, new_key, "the machines line still pins the old host key");
+    assert_eq!(i.status()["state"], "running");
+    assert_ne!(i.qemu_pids(), pid_before, "the builder was not restarted with its new key");
+    let doctor = i.run(&[&["doctor", "--json"][..], &dirs].concat());
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    for c in report["checks"].as_array().unwrap() {
+        assert_ne!(c["status"], "fail", "doctor after rotation: {c}");
+    }
+
     // Setup twice changes nothing; unsetup gives back the original bytes and removes our files.
     let again = i.ok(&[&["setup", "--yes", "--no-test-build"][..], &dirs].concat());
     assert!(again.contains("Nothing to change"), "{again}");

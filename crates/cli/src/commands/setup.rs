@@ -45,6 +45,13 @@ fn wiring(ctx: &Ctx, flags: &WiringFlags, settings: &Settings, trust_user: Optio
     Ok(Wiring { target, elevation })
 }
 
+/// The settings and the wiring target every command here starts from.
+fn settings_and_wiring(ctx: &Ctx, flags: &WiringFlags, trust: Option<String>) -> Result<(Settings, Wiring), i32> {
+    let settings = ctx.settings().map_err(|e| exit::report(&e, exit::ERROR))?;
+    let w = wiring(ctx, flags, &settings, trust)?;
+    Ok((settings, w))
+}
+
 fn load(ctx: &Ctx) -> Result<(Settings, PathBuf, ImageManifest, InstallKeys), i32> {
     let settings = ctx.settings().map_err(|e| exit::report(&e, exit::ERROR))?;
     let dir = ctx.image_dir(None, &settings).map_err(|e| exit::report(&e, exit::ERROR))?;
@@ -180,12 +187,8 @@ pub async fn setup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool, tru
 }
 
 pub async fn unsetup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool) -> i32 {
-    let settings = match ctx.settings() {
-        Ok(s) => s,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
-    let w = match wiring(ctx, flags, &settings, None) {
-        Ok(w) => w,
+    let (_, w) = match settings_and_wiring(ctx, flags, None) {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let plan = match plan_unsetup(ctx.host, &w.target, w.elevation.tool()) {
@@ -215,12 +218,8 @@ async fn run_doctor(ctx: &Ctx, target: &WiringTarget, settings: &Settings) -> Re
 }
 
 pub async fn doctor(ctx: &Ctx, flags: &WiringFlags, json: bool) -> i32 {
-    let settings = match ctx.settings() {
-        Ok(s) => s,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
-    let w = match wiring(ctx, flags, &settings, None) {
-        Ok(w) => w,
+    let (settings, w) = match settings_and_wiring(ctx, flags, None) {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let report = match run_doctor(ctx, &w.target, &settings).await {
@@ -240,12 +239,8 @@ pub async fn doctor(ctx: &Ctx, flags: &WiringFlags, json: bool) -> i32 {
 }
 
 pub async fn rotate(ctx: &Ctx, flags: &WiringFlags, yes: bool) -> i32 {
-    let settings = match ctx.settings() {
-        Ok(s) => s,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
-    let w = match wiring(ctx, flags, &settings, None) {
-        Ok(w) => w,
+    let (settings, w) = match settings_and_wiring(ctx, flags, None) {
+        Ok(v) => v,
         Err(code) => return code,
     };
     let was = ctx.supervisor.refresh().await;
