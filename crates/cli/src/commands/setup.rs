@@ -52,6 +52,19 @@ fn settings_and_wiring(ctx: &Ctx, flags: &WiringFlags, trust: Option<String>) ->
     Ok((settings, w))
 }
 
+/// The setup Plan for this image and these keys.
+fn plan_wiring(
+    ctx: &Ctx,
+    settings: &Settings,
+    image: &ImageManifest,
+    keys: &InstallKeys,
+    w: &Wiring,
+) -> Result<SetupPlan, i32> {
+    let id =
+        BuilderIdentity::new(image, keys, settings.port, settings.cores).map_err(|e| exit::report(&e, exit::ERROR))?;
+    plan_setup(ctx.host, keys, &id, &w.target, w.elevation.tool()).map_err(|e| exit::report(&e, exit::ERROR))
+}
+
 fn load(ctx: &Ctx) -> Result<(Settings, PathBuf, ImageManifest, InstallKeys), i32> {
     let settings = ctx.settings().map_err(|e| exit::report(&e, exit::ERROR))?;
     let dir = ctx.image_dir(None, &settings).map_err(|e| exit::report(&e, exit::ERROR))?;
@@ -142,13 +155,9 @@ pub async fn setup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool, tru
         eprintln!("error: setup cannot continue until the failing checks above are fixed");
         return exit::CHECK_FAILED;
     }
-    let id = match BuilderIdentity::new(&image, &keys, settings.port, settings.cores) {
-        Ok(id) => id,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
-    let plan = match plan_setup(ctx.host, &keys, &id, &w.target, w.elevation.tool()) {
+    let plan = match plan_wiring(ctx, &settings, &image, &keys, &w) {
         Ok(p) => p,
-        Err(e) => return exit::report(&e, exit::ERROR),
+        Err(code) => return code,
     };
     show(&plan);
     if dry_run || plan.view.darwin_snippet.is_some() {
@@ -262,13 +271,9 @@ pub async fn rotate(ctx: &Ctx, flags: &WiringFlags, yes: bool) -> i32 {
             Ok(v) => v,
             Err(code) => return code,
         };
-        let id = match BuilderIdentity::new(&image, &keys, settings.port, settings.cores) {
-            Ok(id) => id,
-            Err(e) => return exit::report(&e, exit::ERROR),
-        };
-        let plan = match plan_setup(ctx.host, &keys, &id, &w.target, w.elevation.tool()) {
+        let plan = match plan_wiring(ctx, &settings, &image, &keys, &w) {
             Ok(p) => p,
-            Err(e) => return exit::report(&e, exit::ERROR),
+            Err(code) => return code,
         };
         show(&plan);
         if !yes && !confirm("Apply the new keys to Nix's configuration?") {

@@ -532,18 +532,7 @@ impl Supervisor {
                 let ready = match run.as_ref().map(|r| r.port) {
                     // The readiness line comes a moment before sshd answers (TCG is slow): probe
                     // in quick succession for a while rather than wait for the next tick.
-                    Some(p) if probe_now => {
-                        let deadline = Instant::now() + Duration::from_secs(2);
-                        loop {
-                            if probe_banner(p, Duration::from_millis(500)).await.is_some() {
-                                break true;
-                            }
-                            if Instant::now() >= deadline {
-                                break false;
-                            }
-                            tokio::time::sleep(Duration::from_millis(15)).await;
-                        }
-                    }
+                    Some(p) if probe_now => probe_banner_soon(p).await,
                     Some(p) => probe_banner(p, Duration::from_millis(800)).await.is_some(),
                     None => false,
                 };
@@ -593,6 +582,31 @@ impl Supervisor {
         self.set(failed_status(&record));
         if let Some(m) = self.inner.monitor.lock().await.take_if(|m| m.pid == pid) {
             let _ = m.stop.send(true);
+        }
+    }
+}
+
+/// Right after the readiness line: overlapping banner probes, one every 50 ms for up to 2 s.
+/// Under TCG the first connection through qemu's forward is sometimes answered only after a
+/// retransmission (~0.5 s); a later probe then wins instead of waiting for it.
+async fn probe_banner_soon(port: u16) -> bool {
+    let mut probes = tokio::task::JoinSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut next = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        let open = tokio::time::Instant::now() < deadline;
+        if !open && probes.is_empty() {
+            return false;
+        }
+        tokio::select! {
+            _ = next.tick(), if open => {
+                probes.spawn(probe_banner(port, Duration::from_secs(2)));
+            }
+            Some(r) = probes.join_next() => {
+                if matches!(r, Ok(Some(_))) {
+                    return true;
+                }
+            }
         }
     }
 }
