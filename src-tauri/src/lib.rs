@@ -137,8 +137,9 @@ pub fn run() {
             let settings = state.settings().unwrap_or_default();
             autostart::follow(&handle, settings.start_at_login);
             // `--no-setup`: never open the setup window at launch (benchmarks of the app at rest).
-            let first_run =
-                !no_setup && builderbar_core::app_api::setup_needed(state.ctx(), &settings).unwrap_or(false);
+            let first_run = !no_setup
+                && builderbar_core::api::SetupFlow::new(state.ctx(), &settings, &Default::default())
+                    .is_ok_and(|flow| flow.needed());
             for kind in open_at_start.into_iter().chain(first_run.then_some(WindowKind::Setup)) {
                 windows::open(&handle, kind)?;
             }

@@ -1,6 +1,6 @@
 //! Quit: ask whether to stop the builder or leave it running (the next launch reattaches).
 
-use builderbar_core::error::ErrorReport;
+use builderbar_core::api::ErrorReport;
 use tauri::{AppHandle, Manager, Runtime};
 use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind, MessageDialogResult};
 

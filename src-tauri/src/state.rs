@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-use builderbar_core::error::ErrorReport;
+use builderbar_core::api::{self, ErrorReport, SetupFlow};
 use builderbar_core::host::Host;
 use builderbar_core::paths::AppPaths;
 use builderbar_core::settings::Settings;
@@ -53,7 +53,14 @@ impl AppState {
     }
 
     pub fn settings(&self) -> Result<Settings, ErrorReport> {
-        Settings::load(&self.paths().settings_file()).map_err(|e| ErrorReport::from_error(&e))
+        Ok(api::settings::load(self.ctx())?)
+    }
+
+    /// The setup flow for the saved settings (the system's Nix configuration unless they name one).
+    pub fn setup_flow(&self) -> Result<(Settings, SetupFlow), ErrorReport> {
+        let settings = self.settings()?;
+        let flow = SetupFlow::new(self.ctx(), &settings, &Default::default())?;
+        Ok((settings, flow))
     }
 
     pub fn set_quitting(&self) {

@@ -1,11 +1,15 @@
-//! What every command needs: host, paths, settings, the supervisor, the image to use.
+//! What every command needs: host, paths, the supervisor, the settings, the setup flow.
 
-use std::path::{Path, PathBuf};
-
+use builderbar_core::api::{self, SetupFlow};
 use builderbar_core::host::Host;
 use builderbar_core::paths::AppPaths;
+use builderbar_core::privileged::Elevation;
 use builderbar_core::settings::Settings;
-use builderbar_core::vm::{Supervisor, VmContext, VmError};
+use builderbar_core::setup::WiringOverrides;
+use builderbar_core::vm::{Supervisor, VmContext};
+
+use crate::cli::WiringFlags;
+use crate::error::CliError;
 
 pub struct Ctx {
     pub host: Host,
@@ -21,15 +25,34 @@ impl Ctx {
         Ctx { host, paths, supervisor }
     }
 
-    pub fn settings(&self) -> Result<Settings, builderbar_core::settings::SettingsError> {
-        Settings::load(&self.paths.settings_file())
+    pub fn vm(&self) -> &VmContext {
+        self.supervisor.context()
     }
 
-    /// `--image`, else the setting, else this host's default image (the app's rule).
-    pub fn image_dir(&self, flag: Option<&Path>, settings: &Settings) -> Result<PathBuf, VmError> {
-        match flag {
-            Some(p) => Ok(p.to_path_buf()),
-            None => builderbar_core::app_api::image_dir(self.supervisor.context(), settings),
-        }
+    pub fn settings(&self) -> Result<Settings, CliError> {
+        Ok(api::settings::load(self.vm())?)
+    }
+
+    /// The setup flow the app runs, aimed where the flags say (else the settings, else the
+    /// system's files); `trusted_user` is added to `extra-trusted-users`.
+    pub fn setup_flow(
+        &self,
+        flags: &WiringFlags,
+        settings: &Settings,
+        trusted_user: Option<String>,
+    ) -> Result<SetupFlow, CliError> {
+        let elevation = match &flags.elevation {
+            Some(e) => Some(Elevation::parse(e).ok_or_else(|| {
+                CliError::usage(format!("unknown elevation `{e}`"), "use osascript, pkexec, sudo or none")
+            })?),
+            None => None,
+        };
+        let overrides = WiringOverrides {
+            nix_conf_dir: flags.nix_conf_dir.clone(),
+            ssh_config_dir: flags.ssh_config_dir.clone(),
+            elevation,
+            trusted_user,
+        };
+        Ok(SetupFlow::new(self.vm(), settings, &overrides)?)
     }
 }

@@ -1,6 +1,7 @@
-//! Exit codes, documented in README.md ("Exit codes"), and how errors are printed.
+//! Exit codes, documented in README.md ("Exit codes"), and which code each core error gets.
 
-use builderbar_core::UserFacing;
+use builderbar_core::api::ApiError;
+use builderbar_core::vm::VmError;
 
 pub const OK: i32 = 0;
 /// Something failed; the message says what and the hint what to do.
@@ -19,25 +20,19 @@ pub const BUSY: i32 = 6;
 /// `doctor` found a failing check; `setup` was declined or its test build failed.
 pub const CHECK_FAILED: i32 = 7;
 
-/// Prints an error with its hint, logs it, and returns the exit code for it.
-pub fn report<E: UserFacing + ?Sized>(e: &E, code: i32) -> i32 {
-    tracing::error!("{e}");
-    eprintln!("error: {e}");
-    eprintln!("hint: {}", e.hint());
-    code
-}
-
-pub fn vm_code(e: &builderbar_core::vm::VmError) -> i32 {
-    use builderbar_core::vm::VmError;
+/// The exit code for a core error: the builder's own failures have codes of their own.
+pub fn code_of(e: &ApiError) -> i32 {
     match e {
-        VmError::NotRunning => NOT_RUNNING,
-        VmError::Busy { .. } => BUSY,
-        VmError::ReadyTimeout { .. } => TIMEOUT,
-        VmError::Failed { .. }
-        | VmError::QemuFailed { .. }
-        | VmError::PortInUse { .. }
-        | VmError::AccelUnavailable { .. }
-        | VmError::QemuMissing { .. } => FAILED,
+        ApiError::Vm(VmError::NotRunning) => NOT_RUNNING,
+        ApiError::Vm(VmError::Busy { .. }) => BUSY,
+        ApiError::Vm(VmError::ReadyTimeout { .. }) => TIMEOUT,
+        ApiError::Vm(
+            VmError::Failed { .. }
+            | VmError::QemuFailed { .. }
+            | VmError::PortInUse { .. }
+            | VmError::AccelUnavailable { .. }
+            | VmError::QemuMissing { .. },
+        ) => FAILED,
         _ => ERROR,
     }
 }

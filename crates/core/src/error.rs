@@ -10,19 +10,3 @@ pub trait UserFacing: std::error::Error {
         format!("{self}\nhint: {}", self.hint())
     }
 }
-
-/// Any core error as it crosses to the UI: what happened and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
-#[ts(export)]
-pub struct ErrorReport {
-    pub message: String,
-    pub hint: String,
-    /// Per-field problems, for forms (settings); empty otherwise.
-    pub fields: Vec<crate::settings::FieldError>,
-}
-
-impl ErrorReport {
-    pub fn from_error<E: UserFacing + ?Sized>(e: &E) -> ErrorReport {
-        ErrorReport { message: e.to_string(), hint: e.hint(), fields: Vec::new() }
-    }
-}

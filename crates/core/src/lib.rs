@@ -1,6 +1,7 @@
-//! builderbar-core: the domain behind the tray app and the CLI. No UI code lives here.
+//! builderbar-core: the domain behind the tray app and the CLI, and the API layer (`api`) both
+//! call. No UI code lives here; the shapes the UI is sent live in `api`.
 
-pub mod app_api;
+pub mod api;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;

@@ -1,6 +1,6 @@
 //! console_attach/detach/input/save: the serial console of the running builder.
 
-use builderbar_core::error::ErrorReport;
+use builderbar_core::api::ErrorReport;
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Manager, Runtime, State, Window};
 

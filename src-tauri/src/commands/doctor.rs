@@ -1,8 +1,7 @@
 //! doctor_run, builder_info.
 
-use builderbar_core::app_api;
+use builderbar_core::api::{self, BuilderInfo};
 use builderbar_core::doctor::DoctorReport;
-use builderbar_core::setup::BuilderInfo;
 use tauri::State;
 
 use super::CmdResult;
@@ -10,12 +9,11 @@ use crate::state::AppState;
 
 #[tauri::command]
 pub async fn doctor_run(state: State<'_, AppState>) -> CmdResult<DoctorReport> {
-    let settings = state.settings()?;
-    app_api::run_doctor(&state.supervisor, &settings, None).await
+    let (settings, flow) = state.setup_flow()?;
+    Ok(api::doctor::run(&state.supervisor, &settings, flow.target()).await)
 }
 
 #[tauri::command]
 pub fn builder_info(state: State<'_, AppState>) -> CmdResult<BuilderInfo> {
-    let settings = state.settings()?;
-    app_api::builder_info(state.ctx(), &settings)
+    Ok(state.setup_flow()?.1.builder_info()?)
 }

@@ -1,5 +1,5 @@
-//! The IPC commands of docs/IPC.md, one file per domain. Each calls the core and maps its
-//! errors to `ErrorReport`; none holds domain logic.
+//! The IPC commands of docs/IPC.md, one file per domain. Each calls the core's API layer
+//! (`builderbar_core::api`), whose errors become `ErrorReport`s by `?`; none holds domain logic.
 
 pub mod app;
 pub mod console;
@@ -9,25 +9,10 @@ pub mod settings;
 pub mod setup;
 pub mod vm;
 
-use builderbar_core::error::ErrorReport;
-use builderbar_core::settings::SettingsError;
-use builderbar_core::UserFacing;
+use builderbar_core::api::ErrorReport;
 
 /// Every command's error: what happened and what to do.
 pub type CmdResult<T> = Result<T, ErrorReport>;
-
-pub fn report<E: UserFacing + ?Sized>(e: &E) -> ErrorReport {
-    ErrorReport::from_error(e)
-}
-
-/// Settings errors carry their per-field problems to the form.
-pub fn settings_report(e: &SettingsError) -> ErrorReport {
-    let mut r = ErrorReport::from_error(e);
-    if let SettingsError::Invalid(fields) = e {
-        r.fields = fields.clone();
-    }
-    r
-}
 
 /// An argument the UI should never send (a bug in the UI, or a window overstepping).
 pub fn bad_argument(message: impl Into<String>, hint: impl Into<String>) -> ErrorReport {

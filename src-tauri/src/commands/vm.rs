@@ -1,25 +1,22 @@
 //! vm_status, vm_start, vm_stop, vm_restart.
 
-use std::time::Duration;
-
-use builderbar_core::app_api;
-use builderbar_core::vm::{StartRequest, VmStatus};
+use builderbar_core::api;
+use builderbar_core::vm::VmStatus;
 use tauri::State;
 
-use super::{report, CmdResult};
+use super::CmdResult;
 use crate::state::AppState;
 
 /// Starts the builder with the saved settings; returns at Starting (Running arrives as an event).
 pub async fn start(state: &AppState) -> CmdResult<VmStatus> {
     let settings = state.settings()?;
-    let image_dir = app_api::image_dir(state.ctx(), &settings).map_err(|e| report(&e))?;
-    state.supervisor.start(StartRequest { settings, image_dir }).await.map_err(|e| report(&e))
+    Ok(api::builder::start(&state.supervisor, &settings, None).await?)
 }
 
 /// Graceful stop, within the configured timeout.
 pub async fn stop(state: &AppState) -> CmdResult<VmStatus> {
-    let timeout = state.settings().map(|s| s.stop_timeout_secs).unwrap_or(30);
-    state.supervisor.stop(Duration::from_secs(u64::from(timeout))).await.map_err(|e| report(&e))
+    let settings = state.settings().unwrap_or_default();
+    Ok(api::builder::stop(&state.supervisor, &settings, None).await?)
 }
 
 #[tauri::command]

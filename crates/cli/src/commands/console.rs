@@ -6,11 +6,11 @@ use builderbar_core::vm::console::send_input;
 use builderbar_core::vm::{VmError, VmFiles, VmState};
 
 use crate::context::Ctx;
-use crate::exit;
+use crate::error::CliResult;
 
 const DETACH: u8 = 0x1d; // Ctrl-]
 
-pub async fn run(ctx: &Ctx, history_only: bool, no_input: bool) -> i32 {
+pub async fn run(ctx: &Ctx, history_only: bool, no_input: bool) -> CliResult {
     let status = ctx.supervisor.attach().await;
     let running = !matches!(status.state, VmState::Stopped | VmState::Failed { .. });
     // The follower fills the ring from this boot's log; give it a moment to catch up.
@@ -21,9 +21,9 @@ pub async fn run(ctx: &Ctx, history_only: bool, no_input: bool) -> i32 {
         let _ = out.write_all(&bytes);
         let _ = out.flush();
         if !running && !history_only {
-            return exit::report(&VmError::NotRunning, exit::NOT_RUNNING);
+            return Err(VmError::NotRunning.into());
         }
-        return exit::OK;
+        return Ok(());
     }
     let (history, mut rx) = ctx.supervisor.console().subscribe();
     let mut out = std::io::stdout();
@@ -47,36 +47,36 @@ pub async fn run(ctx: &Ctx, history_only: bool, no_input: bool) -> i32 {
         });
     }
     let mut states = ctx.supervisor.subscribe();
-    let code = loop {
+    loop {
         tokio::select! {
             chunk = rx.recv() => match chunk {
                 Ok(b) => { let _ = out.write_all(&b); let _ = out.flush(); }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => break exit::OK,
+                Err(_) => break,
             },
             // None: stdin closed (a pipe); keep showing output until the VM stops.
             Some(bytes) = in_rx.recv() => {
                 if interactive && bytes.contains(&DETACH) {
-                    break exit::OK;
+                    break;
                 }
                 if let Err(e) = send_input(&files.serial_socket(), &bytes).await {
                     eprintln!("\r\nerror: {e}\r");
                 }
             }
             r = states.changed() => {
-                if r.is_err() { break exit::OK; }
+                if r.is_err() { break; }
                 let st = states.borrow().state.clone();
                 if matches!(st, VmState::Stopped | VmState::Failed { .. }) {
-                    break exit::OK;
+                    break;
                 }
             }
         }
-    };
+    }
     drop(raw);
     if interactive {
         eprintln!("\r\n[detached]");
     }
-    code
+    Ok(())
 }
 
 /// The terminal in raw mode while attached, restored on drop.

@@ -4,24 +4,16 @@ use builderbar_core::keys::InstallKeys;
 
 use crate::cli::KeysAction;
 use crate::context::Ctx;
-use crate::exit;
+use crate::error::CliResult;
 
-pub async fn run(ctx: &Ctx, action: KeysAction) -> i32 {
+pub async fn run(ctx: &Ctx, action: KeysAction) -> CliResult {
     match action {
         KeysAction::Show => {
-            let keys = match InstallKeys::ensure(&ctx.paths.keys_dir()) {
-                Ok(k) => k,
-                Err(e) => return exit::report(&e, exit::ERROR),
-            };
-            match keys.describe() {
-                Ok(rows) => {
-                    for (what, public, fp) in rows {
-                        println!("{what}:\n  {public}\n  {fp}");
-                    }
-                    exit::OK
-                }
-                Err(e) => exit::report(&e, exit::ERROR),
+            let keys = InstallKeys::ensure(&ctx.paths.keys_dir())?;
+            for (what, public, fp) in keys.describe()? {
+                println!("{what}:\n  {public}\n  {fp}");
             }
+            Ok(())
         }
         KeysAction::Rotate { wiring, yes } => super::setup::rotate(ctx, &wiring, yes).await,
     }

@@ -1,10 +1,10 @@
 //! `builderbar logs`: the newest app log file, or the guest's console log.
 
 use crate::context::Ctx;
-use crate::exit;
+use crate::error::CliResult;
 use crate::logging::LOG_FILE_PREFIX;
 
-pub fn run(ctx: &Ctx, console: bool, lines: usize) -> i32 {
+pub fn run(ctx: &Ctx, console: bool, lines: usize) -> CliResult {
     let path = if console {
         Some(builderbar_core::vm::VmFiles::new(&ctx.paths).console_log())
     } else {
@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx, console: bool, lines: usize) -> i32 {
     };
     let Some(path) = path.filter(|p| p.exists()) else {
         eprintln!("No log yet in {}.", if console { "the VM directory" } else { "the log directory" });
-        return exit::OK;
+        return Ok(());
     };
     eprintln!("==> {} <==", path.display());
     let bytes = std::fs::read(&path).unwrap_or_default();
@@ -21,7 +21,7 @@ pub fn run(ctx: &Ctx, console: bool, lines: usize) -> i32 {
     for l in &all[all.len().saturating_sub(lines)..] {
         println!("{l}");
     }
-    exit::OK
+    Ok(())
 }
 
 fn newest_log(dir: &std::path::Path) -> Option<std::path::PathBuf> {

@@ -1,6 +1,7 @@
-//! One module per command group; `run` dispatches and turns results into exit codes.
+//! One module per command group; `run` dispatches and turns the result into an exit code.
 
 mod console;
+mod doctor;
 mod keys;
 mod logs;
 mod serve;
@@ -11,10 +12,12 @@ mod vm;
 
 use crate::cli::{Cli, Command};
 use crate::context::Ctx;
+use crate::error::CliError;
+use crate::exit;
 
 pub async fn run(cli: Cli) -> i32 {
     let ctx = Ctx::new();
-    match cli.command {
+    let result = match cli.command {
         Command::Start { wait, image, timeout } => vm::start(&ctx, wait, image.as_deref(), timeout).await,
         Command::Stop { timeout } => vm::stop(&ctx, timeout).await,
         Command::Status { json } => vm::status(&ctx, json).await,
@@ -30,6 +33,7 @@ pub async fn run(cli: Cli) -> i32 {
             setup::setup(&ctx, &wiring, yes, dry_run, trust_me, !no_test_build).await
         }
         Command::Unsetup { wiring, yes, dry_run } => setup::unsetup(&ctx, &wiring, yes, dry_run).await,
-        Command::Doctor { wiring, json } => setup::doctor(&ctx, &wiring, json).await,
-    }
+        Command::Doctor { wiring, json } => doctor::run(&ctx, &wiring, json).await,
+    };
+    result.map(|()| exit::OK).unwrap_or_else(CliError::report)
 }

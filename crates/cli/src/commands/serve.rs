@@ -1,34 +1,23 @@
 //! `builderbar serve`: the on-demand gateway in the foreground, until Ctrl-C (or SIGTERM).
 
+use builderbar_core::api;
 use builderbar_core::gateway::{serve_on_demand, GatewayConfig, GatewayError, GatewayEvent};
 use builderbar_core::vm::StartRequest;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::context::Ctx;
-use crate::exit;
+use crate::error::CliResult;
 
-pub async fn run(ctx: &Ctx) -> i32 {
-    let settings = match ctx.settings() {
-        Ok(s) => s,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
+pub async fn run(ctx: &Ctx) -> CliResult {
+    let settings = ctx.settings()?;
     if !settings.on_demand {
-        return exit::report(&GatewayError::OnDemandOff, exit::ERROR);
+        return Err(GatewayError::OnDemandOff.into());
     }
-    let config = match GatewayConfig::from_settings(&settings) {
-        Ok(c) => c,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
-    let image_dir = match ctx.image_dir(None, &settings) {
-        Ok(d) => d,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
+    let config = GatewayConfig::from_settings(&settings)?;
+    let image_dir = api::builder::image_dir(ctx.vm(), &settings)?;
     let forward = settings.forward_port();
-    let gw = match serve_on_demand(ctx.supervisor.clone(), StartRequest { settings, image_dir }).await {
-        Ok(g) => g,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
+    let gw = serve_on_demand(ctx.supervisor.clone(), StartRequest { settings, image_dir }).await?;
     eprintln!(
         "Serving the builder on demand on 127.0.0.1:{} (qemu forwards 127.0.0.1:{forward}); it stops after {} s \
          without a connection. Ctrl-C quits.",
@@ -55,7 +44,7 @@ pub async fn run(ctx: &Ctx) -> i32 {
     }
     gw.shutdown().await;
     eprintln!("Gateway stopped. The builder is left as it is (`builderbar stop` stops it).");
-    exit::OK
+    Ok(())
 }
 
 fn describe(e: &GatewayEvent) -> String {

@@ -1,65 +1,45 @@
 //! `builderbar settings`: show, set one value (validated by the core), print the file's path.
 
-use builderbar_core::settings::{HostLimits, Settings, SettingsError};
-use builderbar_core::vm::VmState;
+use builderbar_core::api;
+use builderbar_core::settings::{FieldError, Settings, SettingsError};
 
 use crate::cli::SettingsAction;
 use crate::context::Ctx;
+use crate::error::{CliError, CliResult};
 use crate::exit;
 
-pub async fn run(ctx: &Ctx, action: Option<SettingsAction>) -> i32 {
+pub async fn run(ctx: &Ctx, action: Option<SettingsAction>) -> CliResult {
     let path = ctx.paths.settings_file();
-    let current = match Settings::load(&path) {
-        Ok(s) => s,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
+    let current = ctx.settings()?;
     match action.unwrap_or(SettingsAction::Show) {
-        SettingsAction::Show => {
-            println!("{}", serde_json::to_string_pretty(&current).expect("json"));
-            exit::OK
-        }
-        SettingsAction::Path => {
-            println!("{}", path.display());
-            exit::OK
-        }
+        SettingsAction::Show => println!("{}", serde_json::to_string_pretty(&current).expect("json")),
+        SettingsAction::Path => println!("{}", path.display()),
         SettingsAction::Set { key, value } => {
             let mut v = serde_json::to_value(&current).expect("json");
             let Some(slot) = v.get_mut(&key) else {
-                eprintln!("error: unknown setting `{key}`");
                 let keys: Vec<_> = v.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-                eprintln!("hint: settings are: {}", keys.join(", "));
-                return exit::USAGE;
+                return Err(CliError::usage(
+                    format!("unknown setting `{key}`"),
+                    format!("settings are: {}", keys.join(", ")),
+                ));
             };
             // Numbers and booleans as JSON, everything else as a string; "null" clears an option.
             *slot = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
-            let new = match Settings::from_json(&v.to_string()) {
-                Ok(s) => s,
-                Err(message) => {
-                    let e = SettingsError::Invalid(vec![builderbar_core::settings::FieldError {
-                        field: key.clone(),
-                        message,
-                    }]);
-                    return exit::report(&e, exit::USAGE);
-                }
-            };
-            let status = ctx.supervisor.refresh().await;
-            let running = !matches!(status.state, VmState::Stopped | VmState::Failed { .. });
-            // The port our own builder holds counts as free, and so does the one our gateway serves.
-            let limits = HostLimits::detect(ctx.host, status.port);
-            let gateway = builderbar_core::gateway::serving_port(&ctx.paths.vm_dir);
-            let free = limits.port_available;
-            let limits = HostLimits { port_available: Box::new(move |p| Some(p) == gateway || free(p)), ..limits };
-            match new.save(&path, &limits) {
-                Ok(()) => {
-                    if running && new.needs_vm_restart(&current) {
-                        eprintln!("Saved. Restart the builder to apply it (`builderbar stop && builderbar start`).");
-                    } else {
-                        eprintln!("Saved.");
-                    }
-                    exit::OK
-                }
-                Err(e) => exit::report(&e, exit::USAGE),
+            let new = Settings::from_json(&v.to_string()).map_err(|message| {
+                CliError::with_code(
+                    SettingsError::Invalid(vec![FieldError { field: key.clone(), message }]),
+                    exit::USAGE,
+                )
+            })?;
+            let builder = ctx.supervisor.refresh().await;
+            let saved =
+                api::settings::save(ctx.vm(), &builder, &new).map_err(|e| CliError::with_code(e, exit::USAGE))?;
+            if saved.restart_needed {
+                eprintln!("Saved. Restart the builder to apply it (`builderbar stop && builderbar start`).");
+            } else {
+                eprintln!("Saved.");
             }
         }
     }
+    Ok(())
 }

@@ -3,21 +3,19 @@
 use builderbar_core::vm::{VmError, VmState};
 
 use crate::context::Ctx;
+use crate::error::{CliError, CliResult};
 use crate::exit;
 
-pub async fn run(ctx: &Ctx, command: &[String]) -> i32 {
+pub async fn run(ctx: &Ctx, command: &[String]) -> CliResult {
     let status = ctx.supervisor.refresh().await;
     if !matches!(status.state, VmState::Running | VmState::Starting) {
-        return exit::report(&VmError::NotRunning, exit::NOT_RUNNING);
+        return Err(VmError::NotRunning.into());
     }
-    let target = match ctx.supervisor.ssh_target() {
-        Ok(t) => t,
-        Err(e) => return exit::report(&e, exit::vm_code(&e)),
-    };
+    let target = ctx.supervisor.ssh_target()?;
     let argv = target.argv(command);
     tracing::info!(port = target.port, "ssh into the builder");
     let status = std::process::Command::new(&argv[0]).args(&argv[1..]).status();
-    match status {
+    let code = match status {
         // 255 is ssh's own failure (connection, host key); anything else is the remote command's.
         Ok(s) if s.code() == Some(255) => {
             eprintln!(
@@ -34,5 +32,9 @@ pub async fn run(ctx: &Ctx, command: &[String]) -> i32 {
             );
             exit::ERROR
         }
+    };
+    match code {
+        exit::OK => Ok(()),
+        code => Err(CliError::Exit(code)),
     }
 }

@@ -4,32 +4,27 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
-use builderbar_core::vm::{StartRequest, VmState, VmStatus};
-use builderbar_core::UserFacing;
+use builderbar_core::api;
+use builderbar_core::vm::{VmState, VmStatus};
 
 use crate::context::Ctx;
+use crate::error::{CliError, CliResult};
 use crate::exit;
 
-pub async fn start(ctx: &Ctx, wait: bool, image: Option<&Path>, timeout: u64) -> i32 {
-    let settings = match ctx.settings() {
-        Ok(s) => s,
-        Err(e) => return exit::report(&e, exit::ERROR),
-    };
-    let image_dir = match ctx.image_dir(image, &settings) {
-        Ok(d) => d,
-        Err(e) => return exit::report(&e, exit::ERROR),
+pub async fn start(ctx: &Ctx, wait: bool, image: Option<&Path>, timeout: u64) -> CliResult {
+    let settings = ctx.settings()?;
+    let image_dir = match image {
+        Some(p) => p.to_path_buf(),
+        None => api::builder::image_dir(ctx.vm(), &settings)?,
     };
     eprintln!("Starting the builder from {} …", image_dir.display());
-    let status = match ctx.supervisor.start(StartRequest { settings, image_dir }).await {
-        Ok(s) => s,
-        Err(e) => return exit::report(&e, exit::vm_code(&e)),
-    };
+    let status = api::builder::start(&ctx.supervisor, &settings, Some(&image_dir)).await?;
     if let Some(n) = &status.notice {
         eprintln!("note: {n}");
     }
     if status.state == VmState::Running {
         eprintln!("The builder is already running (pid {}).", status.pid.unwrap_or(0));
-        return exit::OK;
+        return Ok(());
     }
     eprintln!(
         "qemu is running (pid {}, {}); the guest is booting.",
@@ -38,7 +33,7 @@ pub async fn start(ctx: &Ctx, wait: bool, image: Option<&Path>, timeout: u64) ->
     );
     if !wait {
         eprintln!("`builderbar status` shows when it is ready; `builderbar console` shows the boot.");
-        return exit::OK;
+        return Ok(());
     }
     let progress = show_progress(ctx);
     let result = ctx.supervisor.wait_ready(Duration::from_secs(timeout)).await;
@@ -49,12 +44,12 @@ pub async fn start(ctx: &Ctx, wait: bool, image: Option<&Path>, timeout: u64) ->
     match result {
         Ok(s) => {
             eprintln!("The builder is ready: ssh on 127.0.0.1:{}.", s.port.unwrap_or(0));
-            exit::OK
+            Ok(())
         }
         Err(e) => {
-            let code = exit::report(&e, exit::vm_code(&e));
+            let code = CliError::from(e).report();
             print_console_tail(&ctx.supervisor.status());
-            code
+            Err(CliError::Exit(code))
         }
     }
 }
@@ -89,8 +84,11 @@ fn print_console_tail(status: &VmStatus) {
     }
 }
 
-pub async fn stop(ctx: &Ctx, timeout: Option<u64>) -> i32 {
-    let secs = timeout.unwrap_or_else(|| ctx.settings().map(|s| u64::from(s.stop_timeout_secs)).unwrap_or(30));
+pub async fn stop(ctx: &Ctx, timeout: Option<u64>) -> CliResult {
+    // A settings file that cannot be read must not keep the builder from stopping.
+    let settings = ctx.settings().unwrap_or_default();
+    let timeout = timeout.map(Duration::from_secs);
+    let secs = timeout.map(|t| t.as_secs()).unwrap_or(u64::from(settings.stop_timeout_secs));
     let before = ctx.supervisor.refresh().await;
     let running = !matches!(before.state, VmState::Stopped | VmState::Failed { .. });
     if !running {
@@ -98,18 +96,14 @@ pub async fn stop(ctx: &Ctx, timeout: Option<u64>) -> i32 {
     } else {
         eprintln!("Stopping the builder (guest power-off, up to {secs} s) …");
     }
-    match ctx.supervisor.stop(Duration::from_secs(secs)).await {
-        Ok(_) => {
-            if running {
-                eprintln!("Stopped. The state disk is kept.");
-            }
-            exit::OK
-        }
-        Err(e) => exit::report(&e, exit::vm_code(&e)),
+    api::builder::stop(&ctx.supervisor, &settings, timeout).await?;
+    if running {
+        eprintln!("Stopped. The state disk is kept.");
     }
+    Ok(())
 }
 
-pub async fn status(ctx: &Ctx, json: bool) -> i32 {
+pub async fn status(ctx: &Ctx, json: bool) -> CliResult {
     let s = ctx.supervisor.refresh().await;
     let now = builderbar_core::vm::state::now_ms();
     let gateway = builderbar_core::gateway::serving_port(&ctx.paths.vm_dir);
@@ -125,8 +119,8 @@ pub async fn status(ctx: &Ctx, json: bool) -> i32 {
         }
     }
     match s.state {
-        VmState::Failed { .. } => exit::FAILED,
-        _ => exit::OK,
+        VmState::Failed { .. } => Err(CliError::Exit(exit::FAILED)),
+        _ => Ok(()),
     }
 }
 
@@ -170,7 +164,7 @@ fn human_secs(s: u64) -> String {
     }
 }
 
-pub async fn watch(ctx: &Ctx, json: bool, until: Option<&str>) -> i32 {
+pub async fn watch(ctx: &Ctx, json: bool, until: Option<&str>) -> CliResult {
     let mut rx = ctx.supervisor.subscribe();
     ctx.supervisor.attach().await;
     let mut last: Option<VmStatus> = None;
@@ -185,36 +179,29 @@ pub async fn watch(ctx: &Ctx, json: bool, until: Option<&str>) -> i32 {
             }
             let _ = std::io::stdout().flush();
             if until.is_some_and(|u| u == s.state.name()) {
-                return exit::OK;
+                return Ok(());
             }
             last = Some(s);
         }
         tokio::select! {
-            r = rx.changed() => if r.is_err() { return exit::ERROR },
+            r = rx.changed() => if r.is_err() { return Err(CliError::Exit(exit::ERROR)) },
             // Another process may start or stop the VM: look again once a second.
             _ = tick.tick() => { ctx.supervisor.refresh().await; }
-            _ = tokio::signal::ctrl_c() => return exit::OK,
+            _ = tokio::signal::ctrl_c() => return Ok(()),
         }
     }
 }
 
-pub fn argv(ctx: &Ctx, image: Option<&Path>) -> i32 {
-    let run = || -> Result<String, Box<dyn UserFacing>> {
-        let settings = ctx.settings().map_err(|e| Box::new(e) as Box<dyn UserFacing>)?;
-        let dir = ctx.image_dir(image, &settings).map_err(|e| Box::new(e) as Box<dyn UserFacing>)?;
-        let manifest =
-            builderbar_core::image::ImageManifest::load(&dir).map_err(|e| Box::new(e) as Box<dyn UserFacing>)?;
-        let facts = builderbar_core::vm::accel::AccelFacts::probe(&ctx.paths.vm_dir.join("kvm-broken"));
-        let accel = builderbar_core::vm::accel::resolve(settings.accelerator, ctx.host, manifest.guest_arch(), facts)
-            .map_err(|e| Box::new(e) as Box<dyn UserFacing>)?;
-        let files = builderbar_core::vm::VmFiles::new(&ctx.paths);
-        Ok(builderbar_core::vm::qemu_argv(ctx.host, &manifest, &settings, accel, &files).pretty())
+pub fn argv(ctx: &Ctx, image: Option<&Path>) -> CliResult {
+    let settings = ctx.settings()?;
+    let dir = match image {
+        Some(p) => p.to_path_buf(),
+        None => api::builder::image_dir(ctx.vm(), &settings)?,
     };
-    match run() {
-        Ok(text) => {
-            println!("{text}");
-            exit::OK
-        }
-        Err(e) => exit::report(e.as_ref(), exit::ERROR),
-    }
+    let manifest = builderbar_core::image::ImageManifest::load(&dir)?;
+    let files = builderbar_core::vm::VmFiles::new(&ctx.paths);
+    let facts = builderbar_core::vm::accel::AccelFacts::probe(&files.kvm_broken_marker());
+    let accel = builderbar_core::vm::accel::resolve(settings.accelerator, ctx.host, manifest.guest_arch(), facts)?;
+    println!("{}", builderbar_core::vm::qemu_argv(ctx.host, &manifest, &settings, accel, &files).pretty());
+    Ok(())
 }

@@ -15,7 +15,7 @@ use crate::settings::{port_is_free, Settings};
 use crate::setup::wiring::{builder_wiring, BuilderIdentity, WiringTarget};
 use crate::ssh::{probe_banner, SshTarget};
 use crate::vm::accel::AccelFacts;
-use crate::vm::{VmState, VmStatus};
+use crate::vm::{VmFiles, VmState, VmStatus};
 
 use CheckStatus::{Fail, Skip, Warn};
 
@@ -31,8 +31,8 @@ pub struct DoctorInputs<'a> {
     pub ssh: Option<SshTarget>,
     /// The user Nix builds as (trusted-users must name them, or root).
     pub user: String,
-    /// The VM directory (the KVM-broken marker, a serving gateway's lock).
-    pub vm_dir: &'a Path,
+    /// The VM's files (the KVM-broken marker, a serving gateway's lock).
+    pub vm_files: &'a VmFiles,
 }
 
 pub async fn run(i: &DoctorInputs<'_>) -> DoctorReport {
@@ -295,7 +295,7 @@ pub fn port(i: &DoctorInputs<'_>) -> DoctorCheck {
     let ours = i.status.port == Some(p) && !matches!(i.status.state, VmState::Stopped | VmState::Failed { .. });
     if ours {
         DoctorCheck::pass(ID, T, format!("127.0.0.1:{p} held by the builder"))
-    } else if crate::gateway::serving_port(i.vm_dir) == Some(p) {
+    } else if crate::gateway::serving_port(&i.vm_files.vm_dir) == Some(p) {
         DoctorCheck::pass(ID, T, format!("127.0.0.1:{p} held by Builderbar's on-demand gateway"))
     } else if port_is_free(p) {
         DoctorCheck::pass(ID, T, format!("127.0.0.1:{p} is free"))
@@ -423,7 +423,7 @@ pub fn qemu(i: &DoctorInputs<'_>) -> DoctorCheck {
             )
         }
     };
-    let facts = AccelFacts::probe(&i.vm_dir.join("kvm-broken"));
+    let facts = AccelFacts::probe(&i.vm_files.kvm_broken_marker());
     let accels = match i.host.os {
         Os::Macos => "hvf, tcg".to_string(),
         Os::Linux if facts.kvm_device && !facts.kvm_known_broken => "kvm, tcg".into(),

@@ -1,10 +1,7 @@
 //! The proof that setup worked: a real `nix-build --max-jobs 0` dispatched to the builder.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use crate::error::ErrorReport;
-use crate::setup::types::TestBuildResult;
 use crate::setup::wiring::{SetupError, WiringTarget};
 
 /// How to run the host's Nix for the test build.
@@ -47,34 +44,21 @@ impl TestBuild {
         c
     }
 
-    /// Runs the build; the output is what the derivation recorded inside the builder.
-    pub fn run(&self) -> TestBuildResult {
-        let started = Instant::now();
+    /// Runs the build (blocking); the output is what the derivation recorded inside the builder.
+    pub fn run(&self) -> Result<String, SetupError> {
         let nonce = format!("{}-{}", std::process::id(), crate::vm::state::now_ms());
-        let result = (|| -> Result<String, SetupError> {
-            let out = self
-                .command(&nonce)
-                .output()
-                .map_err(|e| SetupError::TestBuild(format!("cannot run {}: {e}", self.nix_build.display())))?;
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            if !out.status.success() {
-                let tail: Vec<&str> = stderr.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
-                return Err(SetupError::TestBuild(tail.join("\n")));
-            }
-            let path = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim().to_string();
-            std::fs::read_to_string(&path)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| SetupError::TestBuild(format!("built {path} but cannot read it: {e}")))
-        })();
-        let duration_ms = started.elapsed().as_millis() as u64;
-        match result {
-            Ok(output) => TestBuildResult { ok: true, output, duration_ms, error: None },
-            Err(e) => TestBuildResult {
-                ok: false,
-                output: String::new(),
-                duration_ms,
-                error: Some(ErrorReport::from_error(&e)),
-            },
+        let out = self
+            .command(&nonce)
+            .output()
+            .map_err(|e| SetupError::TestBuild(format!("cannot run {}: {e}", self.nix_build.display())))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            let tail: Vec<&str> = stderr.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+            return Err(SetupError::TestBuild(tail.join("\n")));
         }
+        let path = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim().to_string();
+        std::fs::read_to_string(&path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| SetupError::TestBuild(format!("built {path} but cannot read it: {e}")))
     }
 }

@@ -11,7 +11,6 @@ use crate::nix::{
     MachinesLine, NixChanges, SshHostBlock, WiringPaths,
 };
 use crate::privileged::{DaemonRestart, Owner, Plan, PrivilegedError};
-use crate::setup::types::{BuilderInfo, SetupPlanView};
 use crate::ssh::HOST_ALIAS;
 
 /// Where the wiring goes. Defaults are the system's; tests point every path at a temp dir.
@@ -127,12 +126,18 @@ pub fn builder_wiring(id: &BuilderIdentity, target: &WiringTarget) -> Result<Bui
         .map_err(|e| SetupError::Nix(e.to_string()))
 }
 
-/// A computed setup: the Plan to apply and what the user reviews.
+/// A computed setup: the Plan to apply, who owns the config, and the file changes behind it.
 pub struct SetupPlan {
     pub plan: Plan,
     pub owner: ConfigOwner,
     pub changes: NixChanges,
-    pub view: SetupPlanView,
+}
+
+impl SetupPlan {
+    /// Nothing to apply: the wiring is in place (a nix-darwin config is never applied by us).
+    pub fn already_applied(&self) -> bool {
+        self.plan.is_empty() && self.changes.darwin_snippet.is_none()
+    }
 }
 
 fn owner_of(target: &WiringTarget) -> Result<ConfigOwner, SetupError> {
@@ -154,7 +159,6 @@ pub fn plan_setup(
     keys: &InstallKeys,
     id: &BuilderIdentity,
     target: &WiringTarget,
-    elevation: &str,
 ) -> Result<SetupPlan, SetupError> {
     let wiring = builder_wiring(id, target)?;
     let owner = owner_of(target)?;
@@ -170,12 +174,11 @@ pub fn plan_setup(
     if let Some(r) = restart_for(host, target, changes.restart_daemon) {
         plan.restart(r);
     }
-    let view = view_of(&plan, &owner, &changes, elevation);
-    Ok(SetupPlan { plan, owner, changes, view })
+    Ok(SetupPlan { plan, owner, changes })
 }
 
 /// Computes the removal of everything setup added, restoring the user's bytes.
-pub fn plan_unsetup(host: Host, target: &WiringTarget, elevation: &str) -> Result<SetupPlan, SetupError> {
+pub fn plan_unsetup(host: Host, target: &WiringTarget) -> Result<SetupPlan, SetupError> {
     let owner = owner_of(target)?;
     let changes = unwire_changes(
         &owner,
@@ -190,8 +193,7 @@ pub fn plan_unsetup(host: Host, target: &WiringTarget, elevation: &str) -> Resul
     if let Some(r) = restart_for(host, target, changes.restart_daemon) {
         plan.restart(r);
     }
-    let view = view_of(&plan, &owner, &changes, elevation);
-    Ok(SetupPlan { plan, owner, changes, view })
+    Ok(SetupPlan { plan, owner, changes })
 }
 
 fn add_changes(plan: &mut Plan, changes: &NixChanges, target: &WiringTarget) -> Result<(), SetupError> {
@@ -215,30 +217,11 @@ fn mode_of(path: &Path) -> Option<u32> {
     std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
 }
 
-fn view_of(plan: &Plan, owner: &ConfigOwner, changes: &NixChanges, elevation: &str) -> SetupPlanView {
-    SetupPlanView {
-        diff: plan.diff(),
-        files: plan.files.iter().map(|f| f.path.display().to_string()).collect(),
-        elevation: elevation.into(),
-        restart: plan.restart.as_ref().map(|r| r.argv.join(" ")),
-        managed_by: owner.label().into(),
-        darwin_snippet: changes.darwin_snippet.clone(),
-        already_applied: plan.is_empty() && changes.darwin_snippet.is_none(),
-    }
-}
-
-/// How Nix reaches the builder, and whether nix.conf already points at it.
-pub fn builder_info(id: &BuilderIdentity, target: &WiringTarget) -> Result<BuilderInfo, SetupError> {
+/// Whether nix.conf, the machines file and ssh_config already hold exactly our wiring.
+pub fn is_wired(id: &BuilderIdentity, target: &WiringTarget) -> Result<bool, SetupError> {
     let wiring = builder_wiring(id, target)?;
     let owner = owner_of(target)?;
     let changes = wire_changes(&wiring, &owner, &target.wiring_paths(), &mut crate::nix::changes::read_optional)
         .map_err(|e| SetupError::Nix(e.to_string()))?;
-    Ok(BuilderInfo {
-        uri: wiring.machine.uri.clone(),
-        port: id.port,
-        systems: vec![id.system.clone()],
-        machines_line: wiring.machine.render(),
-        ssh_config: wiring.ssh.render(),
-        wired: changes.files.is_empty() && changes.darwin_snippet.is_none(),
-    })
+    Ok(changes.files.is_empty() && changes.darwin_snippet.is_none())
 }

@@ -64,6 +64,11 @@ impl VmFiles {
     pub fn guest_keys_dir(&self) -> PathBuf {
         self.vm_dir.join("guest-keys")
     }
+    /// Present once an `auto` start found that KVM cannot run the guest here (it is rejected,
+    /// or hangs at early boot): later `auto` starts go straight to TCG. Holds the reason.
+    pub fn kvm_broken_marker(&self) -> PathBuf {
+        self.vm_dir.join("kvm-broken")
+    }
     pub fn share_dir(&self, name: &str) -> PathBuf {
         self.vm_dir.join("shares").join(name)
     }

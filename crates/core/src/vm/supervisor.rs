@@ -45,10 +45,6 @@ impl VmContext {
     pub fn keys(&self) -> InstallKeys {
         InstallKeys::at(&self.paths.keys_dir())
     }
-
-    fn kvm_broken_marker(&self) -> PathBuf {
-        self.files.vm_dir.join("kvm-broken")
-    }
 }
 
 /// What to start: the settings in force and the image directory.
@@ -184,7 +180,7 @@ impl Supervisor {
                 if req.settings.accelerator == Accelerator::Auto && summary.contains("KVM") =>
             {
                 warn!("{summary}; falling back to TCG");
-                let _ = std::fs::write(self.inner.ctx.kvm_broken_marker(), format!("{summary}\n"));
+                let _ = std::fs::write(self.files().kvm_broken_marker(), format!("{summary}\n"));
                 let mut tcg = req.clone();
                 tcg.settings.accelerator = Accelerator::Tcg;
                 let notice = format!(
@@ -221,7 +217,7 @@ impl Supervisor {
 
         let image = ImageManifest::load(&req.image_dir)?;
         let keys = InstallKeys::ensure(&ctx.paths.keys_dir())?;
-        let facts = AccelFacts::probe(&ctx.kvm_broken_marker());
+        let facts = AccelFacts::probe(&files.kvm_broken_marker());
         let accel = resolve(req.settings.accelerator, ctx.host, image.guest_arch(), facts)?;
         // On demand, the gateway holds settings.port and qemu forwards the port after it.
         let port = req.settings.forward_port();
@@ -371,7 +367,7 @@ impl Supervisor {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         warn!("KVM printed nothing within {} s; falling back to TCG", KVM_WATCHDOG.as_secs());
-        std::fs::write(self.inner.ctx.kvm_broken_marker(), "KVM hung at early boot\n")
+        std::fs::write(self.files().kvm_broken_marker(), "KVM hung at early boot\n")
             .map_err(VmError::io("cannot write kvm-broken marker"))?;
         std::fs::write(files.stopping_marker(), b"").ok();
         kill(pid, Signal::KILL);

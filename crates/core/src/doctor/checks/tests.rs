@@ -10,7 +10,7 @@ struct Fixture {
     keys: InstallKeys,
     settings: Settings,
     status: VmStatus,
-    vm_dir: std::path::PathBuf,
+    vm_files: VmFiles,
 }
 
 impl Fixture {
@@ -30,7 +30,8 @@ impl Fixture {
             owner: crate::privileged::Owner { uid: 0, gid: 0 },
         };
         let vm_dir = dir.path().join("vm");
-        Fixture { _dir: dir, target, keys, settings: Settings::default(), status: VmStatus::stopped(), vm_dir }
+        let vm_files = VmFiles::at(&vm_dir, &vm_dir);
+        Fixture { _dir: dir, target, keys, settings: Settings::default(), status: VmStatus::stopped(), vm_files }
     }
 
     fn inputs(&self, user: &str) -> DoctorInputs<'_> {
@@ -43,7 +44,7 @@ impl Fixture {
             status: &self.status,
             ssh: None,
             user: user.into(),
-            vm_dir: &self.vm_dir,
+            vm_files: &self.vm_files,
         }
     }
 }

@@ -1,9 +1,10 @@
-//! What setup shows the user at each step, shared by the CLI and the setup window.
+//! What setup shows: its steps, the Plan under review, the test build's result and how Nix
+//! reaches the builder; the setup window, the dashboard and `builderbar setup` show the same.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::error::ErrorReport;
+use crate::api::error::ErrorReport;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
@@ -64,6 +65,17 @@ pub struct SetupStep {
     pub error: Option<ErrorReport>,
 }
 
+impl SetupStep {
+    pub fn new(id: SetupStepId, state: StepState, detail: impl Into<String>, error: Option<ErrorReport>) -> SetupStep {
+        SetupStep { id, title: id.title().into(), state, detail: detail.into(), progress: None, error }
+    }
+
+    /// A failed step: its detail is the error's message.
+    pub fn failed(id: SetupStepId, error: ErrorReport) -> SetupStep {
+        SetupStep::new(id, StepState::Failed, error.message.clone(), Some(error))
+    }
+}
+
 /// The privileged Plan as the user reviews it before the one authorization prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export)]
@@ -92,6 +104,28 @@ pub struct TestBuildResult {
     #[ts(type = "number")]
     pub duration_ms: u64,
     pub error: Option<ErrorReport>,
+}
+
+impl TestBuildResult {
+    /// The test-build step as this result leaves it.
+    pub fn step(&self) -> SetupStep {
+        match &self.error {
+            None if self.ok => SetupStep::new(
+                SetupStepId::TestBuild,
+                StepState::Done,
+                format!("built on the builder: {} ({} ms)", self.output, self.duration_ms),
+                None,
+            ),
+            error => SetupStep::failed(
+                SetupStepId::TestBuild,
+                error.clone().unwrap_or_else(|| ErrorReport {
+                    message: "the test build failed".into(),
+                    hint: String::new(),
+                    fields: vec![],
+                }),
+            ),
+        }
+    }
 }
 
 /// How Nix reaches the builder, for the dashboard.

@@ -1,0 +1,48 @@
+//! Settings as both faces read, check and save them: validated against this machine, with our
+//! own builder's and gateway's ports counted as free, and whether the change needs a restart.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::api::error::ApiError;
+use crate::settings::{FieldError, HostLimits, Settings, SettingsError};
+use crate::vm::{VmContext, VmState, VmStatus};
+
+/// What `settings_save` answers: whether the running builder must restart to apply the change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SettingsSaved {
+    pub restart_needed: bool,
+}
+
+/// The saved settings (defaults when there is no file yet).
+pub fn load(ctx: &VmContext) -> Result<Settings, ApiError> {
+    Ok(Settings::load(&ctx.paths.settings_file())?)
+}
+
+/// This machine's limits. The port our builder holds (`builder`: its status as the caller
+/// sees it) and the one our on-demand gateway serves are ours, not a conflict.
+pub fn limits(ctx: &VmContext, builder: &VmStatus) -> HostLimits {
+    let limits = HostLimits::detect(ctx.host, builder.port);
+    let gateway = crate::gateway::serving_port(&ctx.paths.vm_dir);
+    let free = limits.port_available;
+    HostLimits { port_available: Box::new(move |p| Some(p) == gateway || free(p)), ..limits }
+}
+
+/// Every problem with `settings`, per field; empty when they are valid.
+pub fn validate(ctx: &VmContext, builder: &VmStatus, settings: &Settings) -> Result<Vec<FieldError>, ApiError> {
+    match settings.validate(&limits(ctx, builder)) {
+        Ok(()) => Ok(Vec::new()),
+        Err(SettingsError::Invalid(fields)) => Ok(fields),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Validates and saves `new`; invalid settings change nothing on disk.
+pub fn save(ctx: &VmContext, builder: &VmStatus, new: &Settings) -> Result<SettingsSaved, ApiError> {
+    let path = ctx.paths.settings_file();
+    let old = Settings::load(&path).unwrap_or_default();
+    new.save(&path, &limits(ctx, builder))?;
+    let running = !matches!(builder.state, VmState::Stopped | VmState::Failed { .. });
+    Ok(SettingsSaved { restart_needed: running && new.needs_vm_restart(&old) })
+}
