@@ -2,9 +2,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use crate::doctor::command::{command, output, CommandError, LOCAL, REMOTE};
 use crate::doctor::report::{CheckStatus, DoctorCheck, DoctorReport};
 use crate::host::{Host, Os};
 use crate::image::ImageManifest;
@@ -35,18 +35,24 @@ pub struct DoctorInputs<'a> {
     pub vm_files: &'a VmFiles,
 }
 
+/// Runs every check. The external commands run concurrently, each with its own timeout, and
+/// Nix is asked for its settings once for all the checks that read them.
 pub async fn run(i: &DoctorInputs<'_>) -> DoctorReport {
-    let mut checks = vec![nix_installed(), config_owner(i.target)];
-    checks.push(machines_line(i));
-    checks.push(trusted_user(i));
-    checks.push(key_files(i));
-    checks.push(ssh_config(i));
-    checks.push(port(i));
-    let (reach, key) = builder_reachable(i).await;
-    checks.push(reach);
-    checks.push(key);
-    checks.push(store_ping(i));
-    checks.push(qemu(i));
+    let (nix, settings, (reach, key), ping, qemu) =
+        tokio::join!(nix_installed(), in_effect(i.target), builder_reachable(i), store_ping(i), qemu(i));
+    let checks = vec![
+        nix,
+        config_owner(i.target),
+        machines_line(i, &settings),
+        trusted_user(i, &settings),
+        key_files(i),
+        ssh_config(i),
+        port(i),
+        reach,
+        key,
+        ping,
+        qemu,
+    ];
     DoctorReport { checks, generated_at_ms: crate::vm::state::now_ms() }
 }
 
@@ -55,8 +61,10 @@ fn first_line(out: &std::process::Output) -> String {
     s.lines().next().unwrap_or("").trim().to_string()
 }
 
-pub fn nix_installed() -> DoctorCheck {
-    match Command::new("nix").arg("--version").output() {
+pub async fn nix_installed() -> DoctorCheck {
+    let mut nix = command("nix");
+    nix.arg("--version");
+    match output(nix, LOCAL).await {
         Ok(o) if o.status.success() => DoctorCheck::pass("nix-installed", "Nix installed", first_line(&o)),
         _ => DoctorCheck::problem(
             Fail,
@@ -98,13 +106,13 @@ fn read(path: &Path) -> Option<Vec<u8>> {
 
 /// The settings as Nix itself sees them (`nix show-config`), our block included; without a
 /// working nix, nix.conf's own lines and includes (minus our block, which then counts as absent).
-fn in_effect(target: &WiringTarget) -> Vec<(String, String)> {
-    let mut cmd = Command::new("nix");
+pub async fn in_effect(target: &WiringTarget) -> Vec<(String, String)> {
+    let mut cmd = command("nix");
     cmd.args(["--extra-experimental-features", "nix-command", "show-config"]);
     if target.nix_conf_dir != Path::new("/etc/nix") {
         cmd.env("NIX_CONF_DIR", &target.nix_conf_dir).env("NIX_USER_CONF_FILES", "/dev/null");
     }
-    match cmd.output() {
+    match output(cmd, LOCAL).await {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
             .lines()
             .filter_map(|l| l.split_once(" = ").map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
@@ -113,11 +121,11 @@ fn in_effect(target: &WiringTarget) -> Vec<(String, String)> {
     }
 }
 
-pub fn machines_line(i: &DoctorInputs<'_>) -> DoctorCheck {
+/// `settings`: what [`in_effect`] found.
+pub fn machines_line(i: &DoctorInputs<'_>, settings: &[(String, String)]) -> DoctorCheck {
     const ID: &str = "machines-line";
     const T: &str = "Builder in Nix's machines";
-    let settings = in_effect(i.target);
-    let builders = effective_in(&settings, "builders").unwrap_or_default();
+    let builders = effective_in(settings, "builders").unwrap_or_default();
     let mut text = builders.clone();
     for item in builders.split(';') {
         if let Some(file) = item.trim().strip_prefix('@') {
@@ -168,14 +176,14 @@ pub fn machines_line(i: &DoctorInputs<'_>) -> DoctorCheck {
     DoctorCheck::pass(ID, T, line.to_string())
 }
 
-pub fn trusted_user(i: &DoctorInputs<'_>) -> DoctorCheck {
+/// `settings`: what [`in_effect`] found.
+pub fn trusted_user(i: &DoctorInputs<'_>, settings: &[(String, String)]) -> DoctorCheck {
     const ID: &str = "trusted-user";
     const T: &str = "You may use remote builders";
     if i.user == "root" {
         return DoctorCheck::pass(ID, T, "root is always trusted");
     }
-    let settings = in_effect(i.target);
-    let trusted = effective_in(&settings, "trusted-users").unwrap_or_else(|| "root".into());
+    let trusted = effective_in(settings, "trusted-users").unwrap_or_else(|| "root".into());
     let names: Vec<&str> = trusted.split_whitespace().collect();
     if names.contains(&i.user.as_str()) || names.contains(&"*") {
         return DoctorCheck::pass(ID, T, format!("trusted-users = {trusted}"));
@@ -338,8 +346,9 @@ pub async fn builder_reachable(i: &DoctorInputs<'_>) -> (DoctorCheck, DoctorChec
     };
     let reach = DoctorCheck::pass(ID, T, banner);
     let argv = ssh.argv(&["true".to_string()]);
-    let out = Command::new(&argv[0]).args(&argv[1..]).output();
-    let key = match out {
+    let mut cmd = command(&argv[0]);
+    cmd.args(&argv[1..]);
+    let key = match output(cmd, REMOTE).await {
         Ok(o) if o.status.success() => DoctorCheck::pass(KID, KT, "ssh with the pinned key succeeded"),
         Ok(o) => {
             let err = String::from_utf8_lossy(&o.stderr).to_string();
@@ -363,13 +372,21 @@ pub async fn builder_reachable(i: &DoctorInputs<'_>) -> (DoctorCheck, DoctorChec
                 )
             }
         }
+        Err(e @ CommandError::TimedOut { .. }) => DoctorCheck::problem(
+            Fail,
+            KID,
+            KT,
+            e.to_string(),
+            "The builder accepted the connection but the SSH login did not finish (overloaded, or stuck).",
+            "Open the console (`builderbar console`) to see what the guest is doing.",
+        ),
         Err(e) => DoctorCheck::problem(Fail, KID, KT, e.to_string(), "ssh is not installed.", "Install OpenSSH."),
     };
     (reach, key)
 }
 
 /// `nix store ping` through the builder with our key, as Nix itself would connect.
-pub fn store_ping(i: &DoctorInputs<'_>) -> DoctorCheck {
+pub async fn store_ping(i: &DoctorInputs<'_>) -> DoctorCheck {
     const ID: &str = "store-ping";
     const T: &str = "Nix can talk to the builder's store";
     let (Some(ssh), Some(image)) = (&i.ssh, i.image) else {
@@ -382,11 +399,10 @@ pub fn store_ping(i: &DoctorInputs<'_>) -> DoctorCheck {
         ssh.known_hosts.display()
     );
     let store = format!("ssh-ng://{}@{}?ssh-key={}", image.ssh.user, crate::ssh::HOST_ALIAS, ssh.identity.display());
-    let out = Command::new("nix")
-        .args(["--extra-experimental-features", "nix-command", "store", "ping", "--store", &store])
-        .env("NIX_SSHOPTS", opts)
-        .output();
-    match out {
+    let mut ping = command("nix");
+    ping.args(["--extra-experimental-features", "nix-command", "store", "ping", "--store", &store])
+        .env("NIX_SSHOPTS", opts);
+    match output(ping, REMOTE).await {
         Ok(o) if o.status.success() => DoctorCheck::pass(ID, T, format!("nix store ping {store}")),
         Ok(o) => DoctorCheck::problem(
             Fail,
@@ -396,18 +412,28 @@ pub fn store_ping(i: &DoctorInputs<'_>) -> DoctorCheck {
             "Nix could not open the builder's store over ssh-ng (is nix-daemon --stdio on the guest's PATH?).",
             "Check the image; `builderbar ssh -- nix-daemon --version` shows whether the guest has Nix.",
         ),
+        Err(e @ CommandError::TimedOut { .. }) => DoctorCheck::problem(
+            Fail,
+            ID,
+            T,
+            e.to_string(),
+            "Nix reached the builder but its store did not answer in time (overloaded, or stuck).",
+            "Try again; if it persists, open the console (`builderbar console`) to see what the guest is doing.",
+        ),
         Err(e) => DoctorCheck::problem(Skip, ID, T, e.to_string(), "Nix is not installed.", "Install Nix."),
     }
 }
 
-pub fn qemu(i: &DoctorInputs<'_>) -> DoctorCheck {
+pub async fn qemu(i: &DoctorInputs<'_>) -> DoctorCheck {
     const ID: &str = "qemu";
     const T: &str = "QEMU and accelerators";
     let program = i
         .image
         .map(crate::vm::argv::qemu_program)
         .unwrap_or_else(|| format!("qemu-system-{}", i.host.arch.qemu_name()));
-    let version = match Command::new(&program).arg("--version").output() {
+    let mut cmd = command(&program);
+    cmd.arg("--version");
+    let version = match output(cmd, LOCAL).await {
         Ok(o) if o.status.success() => first_line(&o),
         _ => {
             return DoctorCheck::problem(

@@ -1,6 +1,7 @@
 //! Doctor: checks of everything Builderbar depends on, each with a cause and a fix.
 
 pub mod checks;
+pub mod command;
 pub mod report;
 
 pub use checks::{run, DoctorInputs};

@@ -56,31 +56,34 @@ fn assert_fails(c: &DoctorCheck, id: &str, cause_has: &str, fix_has: &str) {
     assert!(c.fix.as_deref().unwrap().contains(fix_has), "{c:?}");
 }
 
-#[test]
-fn missing_machines_line_says_run_setup() {
+#[tokio::test]
+async fn missing_machines_line_says_run_setup() {
     let f = Fixture::new();
-    assert_fails(&machines_line(&f.inputs("root")), "machines-line", "Setup has not been run", "builderbar setup");
+    let c = machines_line(&f.inputs("root"), &in_effect(&f.target).await);
+    assert_fails(&c, "machines-line", "Setup has not been run", "builderbar setup");
 }
 
-#[test]
-fn malformed_machines_line_is_named() {
+#[tokio::test]
+async fn malformed_machines_line_is_named() {
     let f = Fixture::new();
     std::fs::write(
         f.target.nix_conf_dir.join("nix.conf"),
         "builders = ssh-ng://builder@builderbar-builder x86_64-linux /k notanumber\n",
     )
     .unwrap();
-    assert_fails(&machines_line(&f.inputs("root")), "machines-line", "malformed", "setup");
+    let c = machines_line(&f.inputs("root"), &in_effect(&f.target).await);
+    assert_fails(&c, "machines-line", "malformed", "setup");
 }
 
-#[test]
-fn an_untrusted_user_is_told_how_to_get_trusted() {
+#[tokio::test]
+async fn an_untrusted_user_is_told_how_to_get_trusted() {
     let f = Fixture::new();
     std::fs::write(f.target.nix_conf_dir.join("nix.conf"), "trusted-users = root\n").unwrap();
-    assert_fails(&trusted_user(&f.inputs("ada")), "trusted-user", "ada is not in trusted-users", "extra-trusted-users");
+    let c = trusted_user(&f.inputs("ada"), &in_effect(&f.target).await);
+    assert_fails(&c, "trusted-user", "ada is not in trusted-users", "extra-trusted-users");
     std::fs::write(f.target.nix_conf_dir.join("nix.conf"), "trusted-users = root\nextra-trusted-users = ada\n")
         .unwrap();
-    assert_eq!(trusted_user(&f.inputs("ada")).status, CheckStatus::Pass);
+    assert_eq!(trusted_user(&f.inputs("ada"), &in_effect(&f.target).await).status, CheckStatus::Pass);
 }
 
 #[test]
@@ -127,7 +130,7 @@ async fn a_stopped_builder_skips_the_network_checks() {
     let (reach, key) = builder_reachable(&f.inputs("root")).await;
     assert_eq!(reach.status, CheckStatus::Skip);
     assert_eq!(key.status, CheckStatus::Skip);
-    assert_eq!(store_ping(&f.inputs("root")).status, CheckStatus::Skip);
+    assert_eq!(store_ping(&f.inputs("root")).await.status, CheckStatus::Skip);
 }
 
 #[tokio::test]
