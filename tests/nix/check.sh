@@ -59,7 +59,8 @@ fi
 
 # flake.lock, with Nix alone and no network.
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# Store paths are read-only: make them writable so that an unprivileged run can clean up.
+trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 flake_cmd() { "$nix" --extra-experimental-features 'nix-command flakes' --store "$tmp/store" "$@"; }
 lock_matches() { "$nix_instantiate" --store dummy:// --eval --strict tests/nix/eval-lock.nix >/dev/null; }
 check "flake.lock matches flake.nix and pins a supported branch (tests/nix/eval-lock.nix)" lock_matches

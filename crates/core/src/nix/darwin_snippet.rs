@@ -134,7 +134,8 @@ mod tests {
     }
 
     /// nixpkgs' public host key of darwin.linux-builder (tests/nix/fixtures/stock_host_ed25519_key.pub).
-    const STOCK_KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJBWcxb/Blaqt1auOtE+F8QUWrUotiC5qBJ+UuEWdVCb root@nixos";
+    const STOCK_KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJBWcxb/Blaqt1auOtE+F8QUWrUotiC5qBJ+UuEWdVCb root@nixos";
 
     #[test]
     fn escapes_nix_strings() {
