@@ -9,7 +9,7 @@ use builderbar_core::api::{self, SetupFlow, SetupPlanView, SetupStep, SetupStepI
 use builderbar_core::keys::InstallKeys;
 use builderbar_core::privileged::AppliedPlan;
 use builderbar_core::settings::Settings;
-use builderbar_core::setup::{plan_unsetup, user_name, SetupPlan};
+use builderbar_core::setup::{user_name, SetupPlan};
 use builderbar_core::vm::VmState;
 
 use crate::cli::WiringFlags;
@@ -171,7 +171,7 @@ pub async fn setup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool, tru
 pub async fn unsetup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool) -> CliResult {
     let settings = ctx.settings()?;
     let flow = ctx.setup_flow(flags, &settings, None)?;
-    let plan = plan_unsetup(ctx.host, flow.target())?;
+    let plan = flow.plan_removal()?;
     if plan.plan.is_empty() {
         println!("Nothing to remove: Builderbar's wiring is not in place.");
         return Ok(());

@@ -17,7 +17,8 @@ use crate::privileged::{AppliedPlan, Applier, Elevation, Journal, Plan, SystemRu
 use crate::settings::Settings;
 use crate::setup::wiring::builder_wiring;
 use crate::setup::{
-    is_wired, plan_setup, wiring_target, BuilderIdentity, SetupPlan, TestBuild, WiringOverrides, WiringTarget,
+    is_wired, plan_setup, plan_unsetup, wiring_target, BuilderIdentity, SetupPlan, TestBuild, WiringOverrides,
+    WiringTarget,
 };
 use crate::vm::{Supervisor, VmContext, VmError, VmState};
 
@@ -147,6 +148,13 @@ impl SetupFlow {
     pub fn plan(&self) -> Result<SetupPlan, ApiError> {
         let (_, keys, id) = self.identity()?;
         Ok(plan_setup(self.ctx.host, &keys, &id, &self.target)?)
+    }
+
+    /// Computes the removal of everything setup added: the user's bytes come back, and the
+    /// directories earlier Plans created go too when the removal leaves them empty.
+    pub fn plan_removal(&self) -> Result<SetupPlan, ApiError> {
+        let created = Journal::new(&self.ctx.paths.data_dir).created_dirs()?;
+        Ok(plan_unsetup(self.ctx.host, &self.target, &created)?)
     }
 
     /// The Plan as the user reviews it before the one authorization prompt.
