@@ -1,0 +1,54 @@
+//! The builder's state as the VM directory tells it, so every process (app, tray, CLI) sees
+//! the same: a live qemu and its banner, the stopping marker, the failure record.
+
+use std::time::Duration;
+
+use crate::ssh::probe_banner;
+use crate::vm::console::ConsoleHub;
+use crate::vm::files::VmFiles;
+use crate::vm::process::live_pid;
+use crate::vm::state::{FailureRecord, RunRecord, VmState, VmStatus};
+
+use super::records::{self, cleanup_run_files, read_json, record_failure};
+
+/// The state now. A qemu that ended with nobody watching is recorded as failed, once, for everyone.
+pub(super) async fn derive(files: &VmFiles, console: &ConsoleHub) -> VmStatus {
+    let run = read_json::<RunRecord>(&files.run_record());
+    if let Some(pid) = live_pid(&files.pidfile()) {
+        let Some(run) = run else { return VmStatus { pid: Some(pid), ..VmStatus::of(VmState::Starting) } };
+        let state = if files.stopping_marker().exists() {
+            VmState::Stopping
+        } else if probe_banner(run.port, Duration::from_millis(500)).await.is_some() {
+            VmState::Running
+        } else {
+            VmState::Starting
+        };
+        return VmStatus { pid: Some(pid), ..of_run(state, &run) };
+    }
+    if let Some(f) = read_json::<FailureRecord>(&files.failure_record()) {
+        return records::failed_status(&f);
+    }
+    match run {
+        Some(_) if files.stopping_marker().exists() => VmStatus::of(VmState::Stopping),
+        Some(_) => {
+            let record = records::ended(records::unwatched_exit_reason(files), console, files);
+            let status = record_failure(files, &record);
+            cleanup_run_files(files);
+            status
+        }
+        None => VmStatus::stopped(),
+    }
+}
+
+/// `state` with the facts of the run record (port, accelerator, image, start time, notice).
+pub(super) fn of_run(state: VmState, run: &RunRecord) -> VmStatus {
+    VmStatus {
+        state,
+        pid: Some(run.pid),
+        port: Some(run.port),
+        accelerator: Some(run.accelerator.clone()),
+        image: Some(run.image_name.clone()),
+        started_at_ms: Some(run.started_at_ms),
+        notice: run.notice.clone(),
+    }
+}
