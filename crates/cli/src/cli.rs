@@ -90,7 +90,7 @@ pub enum Command {
     /// Wire the builder into Nix: keys, nix.conf, machines, ssh config; one authorization; a test build.
     Setup {
         #[command(flatten)]
-        wiring: WiringFlags,
+        target: TargetFlags,
         /// Apply without asking.
         #[arg(long)]
         yes: bool,
@@ -107,7 +107,7 @@ pub enum Command {
     /// Remove everything setup added; the user's files get their original bytes back.
     Unsetup {
         #[command(flatten)]
-        wiring: WiringFlags,
+        target: TargetFlags,
         #[arg(long)]
         yes: bool,
         #[arg(long)]
@@ -116,7 +116,7 @@ pub enum Command {
     /// Check everything Builderbar depends on; each problem with its cause and fix.
     Doctor {
         #[command(flatten)]
-        wiring: WiringFlags,
+        target: TargetFlags,
         #[arg(long)]
         json: bool,
     },
@@ -144,15 +144,15 @@ pub enum KeysAction {
     /// Replace both keys, restart the builder if it runs, and re-apply the wiring in one Plan.
     Rotate {
         #[command(flatten)]
-        wiring: WiringFlags,
+        target: TargetFlags,
         #[arg(long)]
         yes: bool,
     },
 }
 
-/// Where the Nix wiring goes and how it is authorized (defaults: the system's).
+/// Where setup writes and how it is authorized (defaults: the settings, else the system's).
 #[derive(Debug, Clone, clap::Args)]
-pub struct WiringFlags {
+pub struct TargetFlags {
     /// Nix's configuration directory (default: the nix_conf_dir setting, else /etc/nix).
     #[arg(long)]
     pub nix_conf_dir: Option<PathBuf>,

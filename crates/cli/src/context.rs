@@ -5,10 +5,10 @@ use builderbar_core::host::Host;
 use builderbar_core::paths::AppPaths;
 use builderbar_core::privileged::Elevation;
 use builderbar_core::settings::Settings;
-use builderbar_core::setup::WiringOverrides;
+use builderbar_core::setup::TargetOverrides;
 use builderbar_core::vm::{Supervisor, VmContext};
 
-use crate::cli::WiringFlags;
+use crate::cli::TargetFlags;
 use crate::error::CliError;
 
 pub struct Ctx {
@@ -37,7 +37,7 @@ impl Ctx {
     /// system's files); `trusted_user` is added to `extra-trusted-users`.
     pub fn setup_flow(
         &self,
-        flags: &WiringFlags,
+        flags: &TargetFlags,
         settings: &Settings,
         trusted_user: Option<String>,
     ) -> Result<SetupFlow, CliError> {
@@ -47,7 +47,7 @@ impl Ctx {
             })?),
             None => None,
         };
-        let overrides = WiringOverrides {
+        let overrides = TargetOverrides {
             nix_conf_dir: flags.nix_conf_dir.clone(),
             ssh_config_dir: flags.ssh_config_dir.clone(),
             elevation,

@@ -151,7 +151,7 @@ fn read_private(path: &Path) -> Result<PrivateKey, KeyError> {
 }
 
 fn write(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
-    write_atomic(path, bytes, mode).map_err(|source| KeyError::Write { path: path.into(), source })
+    write_atomic(path, bytes, mode).map_err(|e| KeyError::Write { path: e.path, source: e.source })
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), KeyError> {

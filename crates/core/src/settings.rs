@@ -266,7 +266,7 @@ impl Settings {
         self.validate(limits)?;
         let json = serde_json::to_string_pretty(self).expect("settings serialize");
         crate::fsutil::write_atomic(path, format!("{json}\n").as_bytes(), 0o644)
-            .map_err(|source| SettingsError::Write { path: path.into(), source })
+            .map_err(|e| SettingsError::Write { path: e.path, source: e.source })
     }
 
     /// The loopback port qemu forwards to the guest's sshd. `port` is what Nix's ssh config

@@ -59,6 +59,7 @@ impl SshTarget {
 /// Writes the known_hosts file that pins `public_key_line` under [`HOST_ALIAS`].
 pub fn write_known_hosts(path: &Path, public_key_line: &str) -> std::io::Result<()> {
     crate::fsutil::write_atomic(path, format!("{HOST_ALIAS} {public_key_line}\n").as_bytes(), 0o644)
+        .map_err(|e| e.source)
 }
 
 /// Reads the SSH identification banner on 127.0.0.1:port. qemu's port forward accepts

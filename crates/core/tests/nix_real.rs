@@ -7,8 +7,7 @@ use std::process::Command;
 use builderbar_core::nix::changes::read_optional;
 use builderbar_core::nix::wiring::{unwire_machines, unwire_nix_conf};
 use builderbar_core::nix::{
-    detect_config_owner, unwire_changes, wire_changes, BuilderWiring, ConfigOwner, DetectOptions, MachinesLine,
-    NixChanges, SshHostBlock, WiringPaths,
+    detect_config_owner, BuilderWiring, ConfPaths, ConfigOwner, DetectOptions, MachinesLine, NixChanges, SshHostBlock,
 };
 
 const HOST_KEY: &str =
@@ -143,7 +142,7 @@ fn apply(c: &NixChanges) {
     }
 }
 
-/// The whole pipeline on a Determinate-style tree: detect -> wire_changes -> write -> the real
+/// The whole pipeline on a Determinate-style tree: detect -> NixChanges::wire -> write -> the real
 /// nix follows `!include nix.custom.conf` and sees our settings; unwire -> the files are back.
 #[test]
 fn determinate_tree_end_to_end_with_real_nix() {
@@ -162,9 +161,9 @@ fn determinate_tree_end_to_end_with_real_nix() {
     let custom_before = std::fs::read(conf_dir.join("nix.custom.conf")).unwrap();
     let owner = detect_config_owner(&DetectOptions::in_dir(&conf_dir)).unwrap();
     assert!(matches!(owner, ConfigOwner::Determinate { .. }), "{owner:?}");
-    let paths = WiringPaths { conf_dir: conf_dir.clone(), ssh_config: dir.path().join("builderbar.conf") };
+    let paths = ConfPaths { conf_dir: conf_dir.clone(), ssh_config: dir.path().join("builderbar.conf") };
     let w = wiring(&conf_dir.join("machines"));
-    let changes = wire_changes(&w, &owner, &paths, &mut read_optional).unwrap();
+    let changes = NixChanges::wire(&w, &owner, &paths, &mut read_optional).unwrap();
     assert!(changes.restart_daemon);
     apply(&changes);
     assert_eq!(std::fs::read(conf_dir.join("nix.conf")).unwrap(), nix_conf_before);
@@ -176,7 +175,7 @@ fn determinate_tree_end_to_end_with_real_nix() {
     assert_eq!(setting(&config, "builders-use-substitutes"), "true");
     assert_eq!(setting(&config, "trusted-users"), "root ada");
 
-    apply(&unwire_changes(&owner, &paths, &w.machines_file, &mut read_optional).unwrap());
+    apply(&NixChanges::unwire(&owner, &paths, &w.machines_file, &mut read_optional).unwrap());
     assert_eq!(std::fs::read(conf_dir.join("nix.custom.conf")).unwrap(), custom_before);
     assert!(!conf_dir.join("machines").exists());
     assert!(!paths.ssh_config.exists());

@@ -8,11 +8,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use builderbar_core::host::Host;
+use builderbar_core::nix::daemon::{LAUNCHD_DETERMINATE_DAEMON, LAUNCHD_NIX_DAEMON};
 use builderbar_core::privileged::elevation::APPLESCRIPT;
 use builderbar_core::privileged::script::SCRIPT;
 use builderbar_core::privileged::{
     undo_plan, Applier, DaemonRestart, Elevation, ElevationEnv, Journal, Owner, Plan, PrivilegedError, SystemRunner,
-    DEFAULT_PROMPT, DETERMINATE_DAEMON_LAUNCHD, NIX_DAEMON_LAUNCHD,
+    DEFAULT_PROMPT,
 };
 
 const OSASCRIPT_SHIM: &str = r#"#!/bin/sh
@@ -129,7 +130,7 @@ fn setup_on_macos_asks_once_writes_the_files_and_kickstarts_the_daemon() {
     plan.write(&machines, "ssh-ng://builder@builderbar aarch64-linux\n", 0o644, Owner::ROOT).unwrap();
     plan.write_secret(&key, "-----BEGIN OPENSSH PRIVATE KEY-----\n", 0o600, Owner::ROOT).unwrap();
     plan.write(&ssh, "Host builderbar\n  Port 31022\n", 0o644, Owner::ROOT).unwrap();
-    plan.restart(DaemonRestart::launchctl_kickstart(NIX_DAEMON_LAUNCHD));
+    plan.restart(DaemonRestart::launchctl_kickstart(LAUNCHD_NIX_DAEMON));
 
     let elevation = Mac::elevation();
     assert_eq!(elevation, Elevation::Osascript);
@@ -228,7 +229,7 @@ fn determinate_nix_kickstarts_its_own_daemon_and_script_errors_come_through_osas
     let custom = mac.etc.join("nix/nix.custom.conf");
     let mut plan = Plan::new();
     plan.write(&custom, "builders = @/etc/nix/machines\n", 0o644, Owner::ROOT).unwrap();
-    plan.restart(DaemonRestart::launchctl_kickstart(DETERMINATE_DAEMON_LAUNCHD));
+    plan.restart(DaemonRestart::launchctl_kickstart(LAUNCHD_DETERMINATE_DAEMON));
     let applier = Applier::new(Mac::elevation(), &mac.runner);
     applier.apply(&plan).unwrap().unwrap();
     assert_eq!(mac.calls("launchctl"), vec![vec!["kickstart", "-k", "system/systems.determinate.nix-daemon"]]);

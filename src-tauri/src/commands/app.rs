@@ -2,7 +2,7 @@
 
 use tauri::{AppHandle, Manager, Runtime, State};
 
-use super::{bad_argument, CmdResult};
+use super::result::{bad_argument, CmdResult};
 use crate::state::AppState;
 use crate::tray_model::TrayView;
 use crate::windows::WindowKind;

@@ -4,7 +4,7 @@ use builderbar_core::api::ErrorReport;
 use tauri::ipc::{Channel, InvokeResponseBody};
 use tauri::{AppHandle, Manager, Runtime, State, Window};
 
-use super::{bad_argument, CmdResult};
+use super::result::{bad_argument, CmdResult};
 use crate::state::AppState;
 
 /// Longest input accepted in one call (typing and pastes are far smaller).

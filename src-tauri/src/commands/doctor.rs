@@ -4,7 +4,7 @@ use builderbar_core::api::{self, BuilderInfo};
 use builderbar_core::doctor::DoctorReport;
 use tauri::State;
 
-use super::CmdResult;
+use super::result::CmdResult;
 use crate::state::AppState;
 
 #[tauri::command]

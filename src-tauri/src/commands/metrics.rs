@@ -6,7 +6,7 @@ use builderbar_core::metrics::MetricsSample;
 use tauri::ipc::Channel;
 use tauri::{Runtime, State, Window};
 
-use super::CmdResult;
+use super::result::CmdResult;
 use crate::state::AppState;
 
 #[tauri::command]

@@ -5,19 +5,10 @@ pub mod app;
 pub mod console;
 pub mod doctor;
 pub mod metrics;
+pub mod result;
 pub mod settings;
 pub mod setup;
 pub mod vm;
-
-use builderbar_core::api::ErrorReport;
-
-/// Every command's error: what happened and what to do.
-pub type CmdResult<T> = Result<T, ErrorReport>;
-
-/// An argument the UI should never send (a bug in the UI, or a window overstepping).
-pub fn bad_argument(message: impl Into<String>, hint: impl Into<String>) -> ErrorReport {
-    ErrorReport { message: message.into(), hint: hint.into(), fields: Vec::new() }
-}
 
 /// The invoke handler with every command, for the app and for the mock-runtime tests.
 pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {

@@ -4,7 +4,7 @@ use builderbar_core::api::{self, SettingsSaved};
 use builderbar_core::settings::{FieldError, Settings};
 use tauri::{AppHandle, Runtime, State};
 
-use super::CmdResult;
+use super::result::CmdResult;
 use crate::state::AppState;
 
 #[tauri::command]

@@ -3,7 +3,7 @@
 use builderbar_core::api::{SetupPlanView, SetupStep, TestBuildResult};
 use tauri::{AppHandle, Emitter, Runtime, State};
 
-use super::CmdResult;
+use super::result::CmdResult;
 use crate::events::SETUP_STEP;
 use crate::state::AppState;
 

@@ -4,7 +4,7 @@ use builderbar_core::api;
 use builderbar_core::vm::VmStatus;
 use tauri::State;
 
-use super::CmdResult;
+use super::result::CmdResult;
 use crate::state::AppState;
 
 /// Starts the builder with the saved settings; returns at Starting (Running arrives as an event).

@@ -2,12 +2,12 @@
 
 use builderbar_core::api;
 
-use crate::cli::WiringFlags;
+use crate::cli::TargetFlags;
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::exit;
 
-pub async fn run(ctx: &Ctx, flags: &WiringFlags, json: bool) -> CliResult {
+pub async fn run(ctx: &Ctx, flags: &TargetFlags, json: bool) -> CliResult {
     let settings = ctx.settings()?;
     let flow = ctx.setup_flow(flags, &settings, None)?;
     let report = api::doctor::run(&ctx.supervisor, &settings, flow.target()).await;

@@ -15,6 +15,6 @@ pub async fn run(ctx: &Ctx, action: KeysAction) -> CliResult {
             }
             Ok(())
         }
-        KeysAction::Rotate { wiring, yes } => super::setup::rotate(ctx, &wiring, yes).await,
+        KeysAction::Rotate { target, yes } => super::setup::rotate(ctx, &target, yes).await,
     }
 }

@@ -12,7 +12,7 @@ use builderbar_core::settings::Settings;
 use builderbar_core::setup::{user_name, SetupPlan};
 use builderbar_core::vm::VmState;
 
-use crate::cli::WiringFlags;
+use crate::cli::TargetFlags;
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::exit;
@@ -122,7 +122,7 @@ async fn ensure_running(ctx: &Ctx, settings: &Settings, why: &str) -> CliResult 
     Ok(())
 }
 
-pub async fn setup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool, trust_me: bool, test: bool) -> CliResult {
+pub async fn setup(ctx: &Ctx, flags: &TargetFlags, yes: bool, dry_run: bool, trust_me: bool, test: bool) -> CliResult {
     let settings = ctx.settings()?;
     let trust = trust_me.then(user_name).filter(|u| u != "root");
     let flow = ctx.setup_flow(flags, &settings, trust)?;
@@ -168,7 +168,7 @@ pub async fn setup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool, tru
     Err(CliError::Exit(exit::CHECK_FAILED))
 }
 
-pub async fn unsetup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool) -> CliResult {
+pub async fn unsetup(ctx: &Ctx, flags: &TargetFlags, yes: bool, dry_run: bool) -> CliResult {
     let settings = ctx.settings()?;
     let flow = ctx.setup_flow(flags, &settings, None)?;
     let plan = flow.plan_removal()?;
@@ -188,7 +188,7 @@ pub async fn unsetup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool) -
     Ok(())
 }
 
-pub async fn rotate(ctx: &Ctx, flags: &WiringFlags, yes: bool) -> CliResult {
+pub async fn rotate(ctx: &Ctx, flags: &TargetFlags, yes: bool) -> CliResult {
     let settings = ctx.settings()?;
     let flow = ctx.setup_flow(flags, &settings, None)?;
     let was = ctx.supervisor.refresh().await;

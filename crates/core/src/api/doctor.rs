@@ -5,12 +5,12 @@ use crate::api::builder::image_dir;
 use crate::doctor::{DoctorInputs, DoctorReport};
 use crate::image::ImageManifest;
 use crate::settings::Settings;
-use crate::setup::{user_name, WiringTarget};
+use crate::setup::{user_name, SetupTarget};
 use crate::vm::{Supervisor, VmState};
 
 /// All doctor checks for this host, settings and builder (what `builderbar doctor` prints and
 /// the doctor window shows), against `target`.
-pub async fn run(supervisor: &Supervisor, settings: &Settings, target: &WiringTarget) -> DoctorReport {
+pub async fn run(supervisor: &Supervisor, settings: &Settings, target: &SetupTarget) -> DoctorReport {
     let ctx = supervisor.context();
     let image = image_dir(ctx, settings).ok().and_then(|d| ImageManifest::load(&d).ok());
     let keys = ctx.keys();

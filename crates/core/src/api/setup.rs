@@ -15,10 +15,9 @@ use crate::image::ImageManifest;
 use crate::keys::{fingerprint, InstallKeys};
 use crate::privileged::{AppliedPlan, Applier, Elevation, Journal, Plan, SystemRunner};
 use crate::settings::Settings;
-use crate::setup::wiring::builder_wiring;
+use crate::setup::plan::builder_wiring;
 use crate::setup::{
-    is_wired, plan_setup, plan_unsetup, wiring_target, BuilderIdentity, SetupPlan, TestBuild, WiringOverrides,
-    WiringTarget,
+    is_wired, plan_setup, plan_unsetup, BuilderIdentity, SetupPlan, SetupTarget, TargetOverrides, TestBuild,
 };
 use crate::vm::{Supervisor, VmContext, VmError, VmState};
 
@@ -32,7 +31,7 @@ pub const BLOCKING_CHECKS: [&str; 3] = ["nix-installed", "nix-conf-owner", "port
 pub struct SetupFlow {
     ctx: VmContext,
     settings: Settings,
-    target: WiringTarget,
+    target: SetupTarget,
     elevation: Elevation,
 }
 
@@ -46,17 +45,17 @@ pub struct Applied {
 
 impl SetupFlow {
     /// The flow for these settings; `overrides` are the CLI's flags (the app passes none).
-    pub fn new(ctx: &VmContext, settings: &Settings, overrides: &WiringOverrides) -> Result<SetupFlow, ApiError> {
-        let (target, elevation) = wiring_target(ctx.host, settings, overrides)?;
+    pub fn new(ctx: &VmContext, settings: &Settings, overrides: &TargetOverrides) -> Result<SetupFlow, ApiError> {
+        let (target, elevation) = crate::setup::target::resolve(ctx.host, settings, overrides)?;
         Ok(SetupFlow { ctx: ctx.clone(), settings: settings.clone(), target, elevation })
     }
 
     /// A flow with its target and elevation given (tests; callers that resolved them already).
-    pub fn with_target(ctx: &VmContext, settings: &Settings, target: WiringTarget, elevation: Elevation) -> SetupFlow {
+    pub fn with_target(ctx: &VmContext, settings: &Settings, target: SetupTarget, elevation: Elevation) -> SetupFlow {
         SetupFlow { ctx: ctx.clone(), settings: settings.clone(), target, elevation }
     }
 
-    pub fn target(&self) -> &WiringTarget {
+    pub fn target(&self) -> &SetupTarget {
         &self.target
     }
 
@@ -305,7 +304,7 @@ mod tests {
         std::fs::create_dir_all(&nix).unwrap();
         std::fs::create_dir_all(&ssh).unwrap();
         let me = Owner { uid: rustix::process::geteuid().as_raw(), gid: rustix::process::getegid().as_raw() };
-        let target = WiringTarget {
+        let target = SetupTarget {
             nix_conf_dir: nix.clone(),
             ssh_config_dir: ssh,
             system_root: dir.path().into(),
@@ -332,7 +331,7 @@ mod tests {
     #[test]
     fn a_missing_image_fails_its_step_with_the_manifest_error() {
         let dir = tempfile::tempdir().unwrap();
-        let target = WiringTarget { nix_conf_dir: dir.path().join("nix"), ..WiringTarget::system() };
+        let target = SetupTarget { nix_conf_dir: dir.path().join("nix"), ..SetupTarget::system() };
         let settings = Settings { image: Some(dir.path().join("nowhere")), cores: 1, ..Settings::default() };
         let flow = SetupFlow::with_target(&ctx(dir.path()), &settings, target, Elevation::None);
         let s = flow.steps(None);

@@ -12,7 +12,8 @@ use crate::keys::InstallKeys;
 use crate::nix::conf::{effective_in, expanded_settings};
 use crate::nix::{detect_config_owner, ConfigOwner, DetectOptions, MachinesLine};
 use crate::settings::{port_is_free, Settings};
-use crate::setup::wiring::{builder_wiring, BuilderIdentity, WiringTarget};
+use crate::setup::plan::{builder_wiring, BuilderIdentity};
+use crate::setup::SetupTarget;
 use crate::ssh::{probe_banner, SshTarget};
 use crate::vm::accel::AccelFacts;
 use crate::vm::{VmFiles, VmState, VmStatus};
@@ -25,7 +26,7 @@ pub struct DoctorInputs<'a> {
     pub settings: &'a Settings,
     pub image: Option<&'a ImageManifest>,
     pub keys: &'a InstallKeys,
-    pub target: &'a WiringTarget,
+    pub target: &'a SetupTarget,
     pub status: &'a VmStatus,
     /// The pinned-key SSH target when the builder runs.
     pub ssh: Option<SshTarget>,
@@ -77,7 +78,7 @@ pub async fn nix_installed() -> DoctorCheck {
     }
 }
 
-pub fn config_owner(target: &WiringTarget) -> DoctorCheck {
+pub fn config_owner(target: &SetupTarget) -> DoctorCheck {
     match detect_config_owner(&DetectOptions::in_dir(&target.nix_conf_dir)) {
         Ok(ConfigOwner::NixDarwin { .. }) => DoctorCheck::pass(
             "nix-conf-owner",
@@ -106,7 +107,7 @@ fn read(path: &Path) -> Option<Vec<u8>> {
 
 /// The settings as Nix itself sees them (`nix show-config`), our block included; without a
 /// working nix, nix.conf's own lines and includes (minus our block, which then counts as absent).
-pub async fn in_effect(target: &WiringTarget) -> Vec<(String, String)> {
+pub async fn in_effect(target: &SetupTarget) -> Vec<(String, String)> {
     let mut cmd = command("nix");
     cmd.args(["--extra-experimental-features", "nix-command", "show-config"]);
     if target.nix_conf_dir != Path::new("/etc/nix") {

@@ -31,7 +31,11 @@ impl GatewayConfig {
         }
         let idle = match idle_secs {
             Some(v) => Duration::from_secs(
-                v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or(GatewayError::BadIdleEnv { value: v })?,
+                v.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or(GatewayError::BadIdleEnv { var: IDLE_SECS_ENV, value: v })?,
             ),
             None => Duration::from_secs(u64::from(s.idle_minutes.max(1)) * 60),
         };

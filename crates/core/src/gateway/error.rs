@@ -15,8 +15,8 @@ pub enum GatewayError {
     Presence { path: std::path::PathBuf, source: std::io::Error },
     #[error("cannot listen on 127.0.0.1:{port}: {source}")]
     Bind { port: u16, source: std::io::Error },
-    #[error("{} is \"{value}\", not a number of seconds", crate::gateway::IDLE_SECS_ENV)]
-    BadIdleEnv { value: String },
+    #[error("{var} is \"{value}\", not a number of seconds")]
+    BadIdleEnv { var: &'static str, value: String },
     #[error("the builder could not start: {0}")]
     Start(#[source] VmError),
     #[error("the builder could not be stopped: {0}")]
@@ -41,9 +41,7 @@ impl UserFacing for GatewayError {
             }
             GatewayError::Presence { .. } => "Check that Builderbar's data directory is writable.".into(),
             GatewayError::Bind { .. } => "Choose another port in Settings.".into(),
-            GatewayError::BadIdleEnv { .. } => {
-                format!("Unset {} or set it to a whole number of seconds.", crate::gateway::IDLE_SECS_ENV)
-            }
+            GatewayError::BadIdleEnv { var, .. } => format!("Unset {var} or set it to a whole number of seconds."),
             GatewayError::Start(e) | GatewayError::Stop(e) => e.hint(),
             GatewayError::Upstream { .. } => {
                 "`builderbar status` shows the builder's state; stop and start it if it hangs.".into()

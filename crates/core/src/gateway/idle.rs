@@ -6,7 +6,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::error::UserFacing;
-use crate::gateway::server::Shared;
+use crate::gateway::shared::Shared;
 use crate::gateway::{BuilderControl, GatewayEvent, IdleStop};
 
 /// Runs until the gateway shuts down (the caller drops this future).

@@ -12,6 +12,7 @@ mod events;
 mod idle;
 mod presence;
 mod server;
+mod shared;
 mod splice;
 mod supervised;
 

@@ -1,4 +1,5 @@
-//! `DaemonRestart`: how to restart the nix-daemon on this host, and whether a change needs it.
+//! `DaemonService`: what runs the nix-daemon on this host (and so how it restarts), and whether
+//! a change needs a restart.
 //!
 //! Finding (docs/nix-wiring.md, measured with nix 2.8): the daemon reads nix.conf once, at
 //! start, and each forked worker inherits those settings (a client does not forward the values
@@ -11,15 +12,16 @@ use std::path::{Path, PathBuf};
 
 use super::conf::{ConfLine, NixConf};
 use crate::host::{Host, Os};
+use crate::privileged::DaemonRestart;
 
 /// launchd label of the upstream (and nix-darwin) daemon.
 pub const LAUNCHD_NIX_DAEMON: &str = "org.nixos.nix-daemon";
 /// launchd label of Determinate Nix's daemon.
 pub const LAUNCHD_DETERMINATE_DAEMON: &str = "systems.determinate.nix-daemon";
 
-/// How to restart the daemon.
+/// What runs the daemon, and so how it is restarted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DaemonRestart {
+pub enum DaemonService {
     /// macOS: `launchctl kickstart -k system/<label>`.
     Launchd { label: String },
     /// Linux with systemd: `systemctl restart <unit>`.
@@ -30,22 +32,20 @@ pub enum DaemonRestart {
     NoDaemon,
 }
 
-impl DaemonRestart {
-    /// The command to run (as root), as an argv vector; `None` when there is nothing to run.
-    pub fn argv(&self) -> Option<Vec<String>> {
+impl DaemonService {
+    /// The restart a Plan runs (as root); `None` when there is nothing to run.
+    pub fn restart(&self) -> Option<DaemonRestart> {
         match self {
-            DaemonRestart::Launchd { label } => {
-                Some(vec!["launchctl".into(), "kickstart".into(), "-k".into(), format!("system/{label}")])
-            }
-            DaemonRestart::Systemd { unit } => Some(vec!["systemctl".into(), "restart".into(), unit.clone()]),
-            DaemonRestart::Manual { .. } | DaemonRestart::NoDaemon => None,
+            DaemonService::Launchd { label } => Some(DaemonRestart::launchctl_kickstart(label)),
+            DaemonService::Systemd { unit } => Some(DaemonRestart::systemctl_restart(unit)),
+            DaemonService::Manual { .. } | DaemonService::NoDaemon => None,
         }
     }
 
     /// What to tell the user when we cannot restart it ourselves.
     pub fn manual_hint(&self) -> Option<String> {
         match self {
-            DaemonRestart::Manual { socket } => Some(format!(
+            DaemonService::Manual { socket } => Some(format!(
                 "A nix-daemon listens on {} but no launchd or systemd service for it was found: \
                  restart it yourself so it reads the new nix.conf.",
                 socket.display()
@@ -93,13 +93,13 @@ impl DaemonProbe {
         }
     }
 
-    /// How to restart the daemon on `host`.
-    pub fn detect(&self, host: Host) -> DaemonRestart {
+    /// What runs the daemon on `host`.
+    pub fn detect(&self, host: Host) -> DaemonService {
         match host.os {
             Os::Macos => {
                 for label in [LAUNCHD_DETERMINATE_DAEMON, LAUNCHD_NIX_DAEMON] {
                     if self.launch_daemons_dir.join(format!("{label}.plist")).exists() {
-                        return DaemonRestart::Launchd { label: label.into() };
+                        return DaemonService::Launchd { label: label.into() };
                     }
                 }
             }
@@ -109,14 +109,14 @@ impl DaemonProbe {
                     .iter()
                     .any(|d| d.join("nix-daemon.service").exists() || d.join("nix-daemon.socket").exists());
                 if self.systemd_run_dir.is_dir() && unit_known {
-                    return DaemonRestart::Systemd { unit: "nix-daemon".into() };
+                    return DaemonService::Systemd { unit: "nix-daemon".into() };
                 }
             }
         }
         if std::fs::symlink_metadata(&self.daemon_socket).is_ok() {
-            DaemonRestart::Manual { socket: self.daemon_socket.clone() }
+            DaemonService::Manual { socket: self.daemon_socket.clone() }
         } else {
-            DaemonRestart::NoDaemon
+            DaemonService::NoDaemon
         }
     }
 }
@@ -153,27 +153,30 @@ mod tests {
 
     #[test]
     fn argv_per_kind() {
-        let upstream = DaemonRestart::Launchd { label: LAUNCHD_NIX_DAEMON.into() };
-        assert_eq!(upstream.argv().unwrap(), ["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"]);
-        let det = DaemonRestart::Launchd { label: LAUNCHD_DETERMINATE_DAEMON.into() };
-        assert_eq!(det.argv().unwrap(), ["launchctl", "kickstart", "-k", "system/systems.determinate.nix-daemon"]);
-        let sd = DaemonRestart::Systemd { unit: "nix-daemon".into() };
-        assert_eq!(sd.argv().unwrap(), ["systemctl", "restart", "nix-daemon"]);
-        assert_eq!(DaemonRestart::NoDaemon.argv(), None);
-        assert!(DaemonRestart::Manual { socket: "/s".into() }.manual_hint().unwrap().contains("/s"));
+        let upstream = DaemonService::Launchd { label: LAUNCHD_NIX_DAEMON.into() };
+        assert_eq!(upstream.restart().unwrap().argv, ["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"]);
+        let det = DaemonService::Launchd { label: LAUNCHD_DETERMINATE_DAEMON.into() };
+        assert_eq!(
+            det.restart().unwrap().argv,
+            ["launchctl", "kickstart", "-k", "system/systems.determinate.nix-daemon"]
+        );
+        let sd = DaemonService::Systemd { unit: "nix-daemon".into() };
+        assert_eq!(sd.restart().unwrap().argv, ["systemctl", "restart", "nix-daemon"]);
+        assert_eq!(DaemonService::NoDaemon.restart(), None);
+        assert!(DaemonService::Manual { socket: "/s".into() }.manual_hint().unwrap().contains("/s"));
     }
 
     #[test]
     fn macos_upstream_determinate_and_single_user() {
         let t = tempfile::tempdir().unwrap();
         let p = DaemonProbe::under(t.path());
-        assert_eq!(p.detect(Host::MACOS_AARCH64), DaemonRestart::NoDaemon);
+        assert_eq!(p.detect(Host::MACOS_AARCH64), DaemonService::NoDaemon);
         touch(&p.launch_daemons_dir.join("org.nixos.nix-daemon.plist"));
-        assert_eq!(p.detect(Host::MACOS_AARCH64), DaemonRestart::Launchd { label: "org.nixos.nix-daemon".into() });
+        assert_eq!(p.detect(Host::MACOS_AARCH64), DaemonService::Launchd { label: "org.nixos.nix-daemon".into() });
         touch(&p.launch_daemons_dir.join("systems.determinate.nix-daemon.plist"));
         assert_eq!(
             p.detect(Host::MACOS_X86_64),
-            DaemonRestart::Launchd { label: "systems.determinate.nix-daemon".into() }
+            DaemonService::Launchd { label: "systems.determinate.nix-daemon".into() }
         );
     }
 
@@ -181,12 +184,12 @@ mod tests {
     fn linux_systemd_needs_pid1_and_a_unit() {
         let t = tempfile::tempdir().unwrap();
         let p = DaemonProbe::under(t.path());
-        assert_eq!(p.detect(Host::LINUX_X86_64), DaemonRestart::NoDaemon);
+        assert_eq!(p.detect(Host::LINUX_X86_64), DaemonService::NoDaemon);
         touch(&t.path().join("lib/systemd/system/nix-daemon.service"));
         // Unit installed but systemd not running (a container): no systemctl.
-        assert_eq!(p.detect(Host::LINUX_X86_64), DaemonRestart::NoDaemon);
+        assert_eq!(p.detect(Host::LINUX_X86_64), DaemonService::NoDaemon);
         std::fs::create_dir_all(&p.systemd_run_dir).unwrap();
-        assert_eq!(p.detect(Host::LINUX_X86_64), DaemonRestart::Systemd { unit: "nix-daemon".into() });
+        assert_eq!(p.detect(Host::LINUX_X86_64), DaemonService::Systemd { unit: "nix-daemon".into() });
     }
 
     #[test]
@@ -194,10 +197,10 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let p = DaemonProbe::under(t.path());
         touch(&p.daemon_socket);
-        assert_eq!(p.detect(Host::LINUX_X86_64), DaemonRestart::Manual { socket: p.daemon_socket.clone() });
+        assert_eq!(p.detect(Host::LINUX_X86_64), DaemonService::Manual { socket: p.daemon_socket.clone() });
         // The launchd plist is ignored on Linux, the systemd unit on macOS.
         touch(&p.launch_daemons_dir.join("org.nixos.nix-daemon.plist"));
-        assert!(matches!(p.detect(Host::LINUX_X86_64), DaemonRestart::Manual { .. }));
+        assert!(matches!(p.detect(Host::LINUX_X86_64), DaemonService::Manual { .. }));
     }
 
     #[test]

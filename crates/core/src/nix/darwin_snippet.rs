@@ -116,7 +116,7 @@ mod tests {
     /// `BUILDERBAR_WRITE_FIXTURES=1 cargo test -p builderbar-core --lib darwin_snippet`.
     #[test]
     fn the_nix_module_fixture_is_current() {
-        use crate::setup::{wiring::builder_wiring, BuilderIdentity, WiringTarget};
+        use crate::setup::{plan::builder_wiring, BuilderIdentity, SetupTarget};
         let id = BuilderIdentity {
             system: "aarch64-linux".into(),
             ssh_user: "builder".into(),
@@ -124,7 +124,7 @@ mod tests {
             port: crate::settings::Settings::default().port,
             max_jobs: 4,
         };
-        let text = darwin_snippet(&builder_wiring(&id, &WiringTarget::system()).unwrap(), None);
+        let text = darwin_snippet(&builder_wiring(&id, &SetupTarget::system()).unwrap(), None);
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nix/fixtures/darwin-snippet.nix");
         if std::env::var_os("BUILDERBAR_WRITE_FIXTURES").is_some() {
             std::fs::write(&path, &text).unwrap();

@@ -14,9 +14,9 @@ pub mod managed;
 pub mod ssh_config;
 pub mod wiring;
 
-pub use changes::{unwire_changes, wire_changes, FileChange, NixChanges, WiringPaths};
+pub use changes::{ConfPaths, FileEdit, NixChanges};
 pub use conf::{ConfLine, NixConf};
-pub use daemon::{restart_needed, DaemonProbe, DaemonRestart, NixFiles};
+pub use daemon::{restart_needed, DaemonProbe, DaemonService, NixFiles};
 pub use darwin_snippet::darwin_snippet;
 pub use machines::{MachinesLine, MachinesLineError};
 pub use managed::{detect as detect_config_owner, ConfigOwner, DetectError, DetectOptions};

@@ -7,6 +7,13 @@ use similar::TextDiff;
 
 use super::plan::{Contents, Existing, FileChange, Plan, PlannedFile};
 
+impl Plan {
+    /// The Plan as a unified diff for the user (see [`render`]).
+    pub fn diff(&self) -> String {
+        render(self)
+    }
+}
+
 /// The whole Plan: one section per file, then the restart command if any.
 pub fn render(plan: &Plan) -> String {
     let mut out = String::new();
@@ -134,7 +141,7 @@ mod tests {
         plan.write(root.join("machines"), "ssh-ng://builder@x\n", 0o644, Owner::ROOT).unwrap();
         plan.write_secret(root.join("key"), "PRIVATE KEY", 0o600, Owner::ROOT).unwrap();
         plan.delete(&gone).unwrap();
-        plan.restart(DaemonRestart::launchctl_kickstart("system/org.nixos.nix-daemon"));
+        plan.restart(DaemonRestart::launchctl_kickstart("org.nixos.nix-daemon"));
         let r = root.display().to_string();
         let (u, g) = (me.uid, me.gid);
         let expected = format!(

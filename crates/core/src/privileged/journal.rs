@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::elevation::Elevation;
 use super::plan::{current_state, DaemonRestart, Owner, Plan};
-use super::{write_atomic, PrivilegedError};
+use super::PrivilegedError;
+use crate::fsutil::write_atomic;
 
 /// One file of an applied Plan, as the journal remembers it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 //! ```text
 //! let mut plan = Plan::new();
 //! plan.write("/etc/nix/machines", bytes, 0o644, Owner::ROOT)?;
-//! plan.restart(DaemonRestart::launchctl_kickstart(NIX_DAEMON_LAUNCHD));
+//! plan.restart(DaemonRestart::launchctl_kickstart(nix::daemon::LAUNCHD_NIX_DAEMON));
 //! println!("{}", plan.diff());
 //! let elevation = Elevation::choose(host, &ElevationEnv::from_process())?;
 //! let journal = Journal::new(&paths.data_dir);
@@ -13,7 +13,6 @@
 //! ```
 
 pub mod apply;
-pub mod atomic;
 pub mod diff;
 pub mod elevation;
 mod error;
@@ -24,12 +23,8 @@ pub mod script;
 mod time;
 
 pub use apply::{Applier, DEFAULT_PROMPT};
-pub use atomic::{write_atomic, WriteError};
 pub use elevation::{Elevation, ElevationEnv};
 pub use error::PrivilegedError;
 pub use journal::{undo_plan, AppliedFile, AppliedPlan, Journal};
-pub use plan::{
-    backup_path, Contents, DaemonRestart, Existing, FileChange, Owner, Plan, PlannedFile, DETERMINATE_DAEMON_LAUNCHD,
-    NIX_DAEMON_LAUNCHD,
-};
+pub use plan::{backup_path, Contents, DaemonRestart, Existing, FileChange, Owner, Plan, PlannedFile};
 pub use runner::{CommandOutput, CommandRunner, CommandSpec, RecordingRunner, SystemRunner};

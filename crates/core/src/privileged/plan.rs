@@ -73,15 +73,11 @@ pub struct DaemonRestart {
     pub argv: Vec<String>,
 }
 
-/// launchd label of the upstream Nix installer's daemon.
-pub const NIX_DAEMON_LAUNCHD: &str = "system/org.nixos.nix-daemon";
-/// launchd label of Determinate Nix's daemon.
-pub const DETERMINATE_DAEMON_LAUNCHD: &str = "system/systems.determinate.nix-daemon";
-
 impl DaemonRestart {
-    /// `launchctl kickstart -k <target>` (macOS), e.g. with [`NIX_DAEMON_LAUNCHD`].
-    pub fn launchctl_kickstart(target: &str) -> DaemonRestart {
-        DaemonRestart { argv: vec!["launchctl".into(), "kickstart".into(), "-k".into(), target.into()] }
+    /// `launchctl kickstart -k system/<label>` (macOS), e.g. with
+    /// [`crate::nix::daemon::LAUNCHD_NIX_DAEMON`].
+    pub fn launchctl_kickstart(label: &str) -> DaemonRestart {
+        DaemonRestart { argv: vec!["launchctl".into(), "kickstart".into(), "-k".into(), format!("system/{label}")] }
     }
 
     /// `systemctl restart <unit>` (Linux with systemd), e.g. `nix-daemon`.
@@ -231,11 +227,6 @@ impl Plan {
     /// True when applying would change nothing (no prompt is shown for an empty Plan).
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
-    }
-
-    /// The Plan as a unified diff for the user.
-    pub fn diff(&self) -> String {
-        super::diff::render(self)
     }
 
     fn push_write(
@@ -432,7 +423,7 @@ mod tests {
     #[test]
     fn restart_argv() {
         assert_eq!(
-            DaemonRestart::launchctl_kickstart(NIX_DAEMON_LAUNCHD).argv,
+            DaemonRestart::launchctl_kickstart(crate::nix::daemon::LAUNCHD_NIX_DAEMON).argv,
             ["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"]
         );
         assert_eq!(DaemonRestart::systemctl_restart("nix-daemon").argv, ["systemctl", "restart", "nix-daemon"]);

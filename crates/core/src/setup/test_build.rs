@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use crate::setup::wiring::{SetupError, WiringTarget};
+use crate::setup::plan::SetupError;
+use crate::setup::target::SetupTarget;
 
 /// How to run the host's Nix for the test build.
 #[derive(Debug, Clone)]
@@ -11,7 +12,7 @@ pub struct TestBuild {
     pub system: String,
     /// Where the wiring was written. Outside /etc/nix, Nix is pointed at it with NIX_CONF_DIR
     /// (single-user) and ssh with `-F` on our ssh_config file.
-    pub target: WiringTarget,
+    pub target: SetupTarget,
     /// `nix-build` to run (from PATH by default).
     pub nix_build: PathBuf,
 }
@@ -26,7 +27,7 @@ const EXPR: &str = r#"{ system, nonce }: derivation {
 }"#;
 
 impl TestBuild {
-    pub fn new(system: &str, target: WiringTarget) -> TestBuild {
+    pub fn new(system: &str, target: SetupTarget) -> TestBuild {
         TestBuild { system: system.into(), target, nix_build: "nix-build".into() }
     }
 

@@ -71,7 +71,13 @@ struct Inner {
     console: ConsoleHub,
     /// In-process serialization of start/stop (the control lock serializes across processes).
     op: Mutex<()>,
-    monitor: Mutex<Option<monitor::MonitorHandle>>,
+    monitor: Mutex<Option<MonitorHandle>>,
+}
+
+/// The one monitor of this process (see `monitor`): which qemu it watches, and how to end it.
+struct MonitorHandle {
+    pid: u32,
+    stop: watch::Sender<bool>,
 }
 
 impl Supervisor {
@@ -120,22 +126,6 @@ impl Supervisor {
                 false
             }
         });
-    }
-
-    /// Re-reads the truth from the VM directory (any process may have changed it),
-    /// publishes it, and attaches a monitor to a running VM we are not yet watching.
-    pub async fn refresh(&self) -> VmStatus {
-        let s = status::derive(self.files(), &self.inner.console).await;
-        if let Some(pid) = s.pid {
-            self.ensure_monitor(pid, None).await;
-        }
-        self.set(s.clone());
-        s
-    }
-
-    /// Reattaches to a VM that is already running (after a crash or restart of this process).
-    pub async fn attach(&self) -> VmStatus {
-        self.refresh().await
     }
 
     /// The SSH target of the running builder, host key pinned.

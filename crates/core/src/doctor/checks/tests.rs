@@ -6,7 +6,7 @@ use crate::vm::VmStatus;
 
 struct Fixture {
     _dir: tempfile::TempDir,
-    target: WiringTarget,
+    target: SetupTarget,
     keys: InstallKeys,
     settings: Settings,
     status: VmStatus,
@@ -22,7 +22,7 @@ impl Fixture {
         std::fs::create_dir_all(&ssh).unwrap();
         std::fs::write(nix.join("nix.conf"), "max-jobs = 1\n").unwrap();
         let keys = InstallKeys::ensure(&dir.path().join("keys")).unwrap();
-        let target = WiringTarget {
+        let target = SetupTarget {
             nix_conf_dir: nix,
             ssh_config_dir: ssh,
             system_root: dir.path().into(),

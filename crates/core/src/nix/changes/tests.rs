@@ -14,7 +14,7 @@ struct Tree {
     _t: tempfile::TempDir,
     root: PathBuf,
     opts: DetectOptions,
-    paths: WiringPaths,
+    paths: ConfPaths,
     wiring: BuilderWiring,
 }
 
@@ -26,7 +26,7 @@ fn tree() -> Tree {
     let mut opts = DetectOptions::in_dir(root.join("etc/nix"));
     opts.generated_prefixes = vec![root.join("etc/static")];
     let paths =
-        WiringPaths { conf_dir: root.join("etc/nix"), ssh_config: root.join("etc/ssh/ssh_config.d/builderbar.conf") };
+        ConfPaths { conf_dir: root.join("etc/nix"), ssh_config: root.join("etc/ssh/ssh_config.d/builderbar.conf") };
     let key = "/etc/nix/builderbar_ed25519";
     let machine =
         MachinesLine::ssh_ng("builder", "builderbar-linux", vec!["x86_64-linux".into()], key, 2, 1, vec![], KEY)
@@ -69,12 +69,12 @@ fn apply(c: &NixChanges) {
 
 fn wire(t: &Tree) -> NixChanges {
     let owner = detect(&t.opts).unwrap();
-    wire_changes(&t.wiring, &owner, &t.paths, &mut read_optional).unwrap()
+    NixChanges::wire(&t.wiring, &owner, &t.paths, &mut read_optional).unwrap()
 }
 
 fn unwire(t: &Tree) -> NixChanges {
     let owner = detect(&t.opts).unwrap();
-    unwire_changes(&owner, &t.paths, &t.wiring.machines_file, &mut read_optional).unwrap()
+    NixChanges::unwire(&owner, &t.paths, &t.wiring.machines_file, &mut read_optional).unwrap()
 }
 
 /// wire -> files as intended; wire again -> nothing; unwire -> the tree is as before.

@@ -13,14 +13,8 @@ use crate::vm::console::{LogFollower, MarkerScanner};
 use crate::vm::process::live_pid;
 use crate::vm::state::{RunRecord, VmState, VmStatus};
 
-use super::records::{self, cleanup_run_files, read_json, record_failure};
-use super::{status, Supervisor};
-
-/// The one monitor of this process: which qemu it watches, and how to end it.
-pub(super) struct MonitorHandle {
-    pid: u32,
-    stop: watch::Sender<bool>,
-}
+use super::records::{self, cleanup_run_files, read_json, record_failure, run_status};
+use super::{MonitorHandle, Supervisor};
 
 impl Supervisor {
     /// Starts watching `pid` unless we already do. `exit` is its exit status, when this process
@@ -111,7 +105,7 @@ impl Supervisor {
                 let state = if ready { VmState::Running } else { VmState::Starting };
                 if let Some(r) = &run {
                     if cur.state != state || cur.pid != Some(pid) {
-                        self.set(status::of_run(state, r));
+                        self.set(run_status(state, r));
                     }
                 }
             }

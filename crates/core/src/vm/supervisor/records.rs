@@ -1,5 +1,6 @@
 //! The files that let every process see a run: `run.json` (what runs) and `failure.json` (why
-//! the last run failed, written here and nowhere else), and the cleanup after a run.
+//! the last run failed, written here and nowhere else), the states they describe, and the
+//! cleanup after a run.
 
 use std::path::Path;
 use std::process::ExitStatus;
@@ -11,7 +12,7 @@ use crate::vm::console::ConsoleHub;
 use crate::vm::error::VmError;
 use crate::vm::files::VmFiles;
 use crate::vm::process::live_pid;
-use crate::vm::state::{FailureRecord, VmState, VmStatus};
+use crate::vm::state::{FailureRecord, RunRecord, VmState, VmStatus};
 
 /// What to do after a run ended by itself.
 const ENDED_HINT: &str = "Read the console lines below for the guest's last words; start the builder again when ready.";
@@ -71,6 +72,20 @@ pub(super) fn record_failure(files: &VmFiles, record: &FailureRecord) -> VmStatu
     failed_status(record)
 }
 
+/// `state` with the facts of the run record (port, accelerator, image, start time, notice).
+pub(super) fn run_status(state: VmState, run: &RunRecord) -> VmStatus {
+    VmStatus {
+        state,
+        pid: Some(run.pid),
+        port: Some(run.port),
+        accelerator: Some(run.accelerator.clone()),
+        image: Some(run.image_name.clone()),
+        started_at_ms: Some(run.started_at_ms),
+        notice: run.notice.clone(),
+    }
+}
+
+/// The Failed state a failure record describes.
 pub(super) fn failed_status(f: &FailureRecord) -> VmStatus {
     VmStatus::of(VmState::Failed {
         reason: f.reason.clone(),

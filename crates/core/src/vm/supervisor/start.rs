@@ -14,7 +14,7 @@ use crate::vm::state::{now_ms, RunRecord, VmState, VmStatus};
 
 use super::fallback::{kvm_hangs, KvmBroken};
 use super::prepare::prepare;
-use super::records::{self, cleanup_run_files, clear_failure, record_failure, write_json};
+use super::records::{self, cleanup_run_files, clear_failure, record_failure, run_status, write_json};
 use super::spawn::spawn_qemu;
 use super::{status, StartRequest, Supervisor};
 
@@ -71,7 +71,7 @@ impl Supervisor {
         run.pid = qemu.pid;
         write_json(&files.run_record(), &run);
         self.inner.console.reset();
-        self.set(status::of_run(VmState::Starting, &run));
+        self.set(run_status(VmState::Starting, &run));
         self.ensure_monitor(qemu.pid, Some(qemu.exit.clone())).await;
         if prepared.accel == Accel::Kvm
             && req.settings.accelerator == Accelerator::Auto

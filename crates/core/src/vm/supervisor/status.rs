@@ -1,5 +1,6 @@
 //! The builder's state as the VM directory tells it, so every process (app, tray, CLI) sees
-//! the same: a live qemu and its banner, the stopping marker, the failure record.
+//! the same: a live qemu and its banner, the stopping marker, the failure record; and the
+//! refresh that publishes it and reattaches to a qemu another process started.
 
 use std::time::Duration;
 
@@ -9,7 +10,26 @@ use crate::vm::files::VmFiles;
 use crate::vm::process::live_pid;
 use crate::vm::state::{FailureRecord, RunRecord, VmState, VmStatus};
 
-use super::records::{self, cleanup_run_files, read_json, record_failure};
+use super::records::{self, cleanup_run_files, read_json, record_failure, run_status};
+use super::Supervisor;
+
+impl Supervisor {
+    /// Re-reads the truth from the VM directory (any process may have changed it),
+    /// publishes it, and attaches a monitor to a running VM we are not yet watching.
+    pub async fn refresh(&self) -> VmStatus {
+        let s = derive(self.files(), &self.inner.console).await;
+        if let Some(pid) = s.pid {
+            self.ensure_monitor(pid, None).await;
+        }
+        self.set(s.clone());
+        s
+    }
+
+    /// Reattaches to a VM that is already running (after a crash or restart of this process).
+    pub async fn attach(&self) -> VmStatus {
+        self.refresh().await
+    }
+}
 
 /// The state now. A qemu that ended with nobody watching is recorded as failed, once, for everyone.
 pub(super) async fn derive(files: &VmFiles, console: &ConsoleHub) -> VmStatus {
@@ -23,7 +43,7 @@ pub(super) async fn derive(files: &VmFiles, console: &ConsoleHub) -> VmStatus {
         } else {
             VmState::Starting
         };
-        return VmStatus { pid: Some(pid), ..of_run(state, &run) };
+        return VmStatus { pid: Some(pid), ..run_status(state, &run) };
     }
     if let Some(f) = read_json::<FailureRecord>(&files.failure_record()) {
         return records::failed_status(&f);
@@ -37,18 +57,5 @@ pub(super) async fn derive(files: &VmFiles, console: &ConsoleHub) -> VmStatus {
             status
         }
         None => VmStatus::stopped(),
-    }
-}
-
-/// `state` with the facts of the run record (port, accelerator, image, start time, notice).
-pub(super) fn of_run(state: VmState, run: &RunRecord) -> VmStatus {
-    VmStatus {
-        state,
-        pid: Some(run.pid),
-        port: Some(run.port),
-        accelerator: Some(run.accelerator.clone()),
-        image: Some(run.image_name.clone()),
-        started_at_ms: Some(run.started_at_ms),
-        notice: run.notice.clone(),
     }
 }

@@ -1,4 +1,5 @@
-//! Setup and unsetup as Plans: keys, nix.conf / machines / ssh_config, daemon restart.
+//! Setup and unsetup as Plans: the client key for root, our lines in nix.conf, the machines
+//! file and ssh_config, the daemon restart; and whether that wiring is in place.
 
 use std::path::{Path, PathBuf};
 
@@ -7,55 +8,11 @@ use crate::host::Host;
 use crate::image::{HostKeySpec, ImageManifest};
 use crate::keys::{openssh, InstallKeys, KeyError};
 use crate::nix::{
-    detect_config_owner, unwire_changes, wire_changes, BuilderWiring, ConfigOwner, DaemonProbe, DetectOptions,
-    MachinesLine, NixChanges, SshHostBlock, WiringPaths,
+    detect_config_owner, BuilderWiring, ConfigOwner, DaemonProbe, DetectOptions, MachinesLine, NixChanges, SshHostBlock,
 };
-use crate::privileged::{DaemonRestart, Owner, Plan, PrivilegedError};
+use crate::privileged::{DaemonRestart, Plan, PrivilegedError};
+use crate::setup::target::SetupTarget;
 use crate::ssh::HOST_ALIAS;
-
-/// Where the wiring goes. Defaults are the system's; tests point every path at a temp dir.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WiringTarget {
-    /// Nix's configuration directory (`/etc/nix`).
-    pub nix_conf_dir: PathBuf,
-    /// The ssh client's drop-in directory (`/etc/ssh/ssh_config.d`); nix-daemon runs ssh as root.
-    pub ssh_config_dir: PathBuf,
-    /// Where service detection looks (`/`).
-    pub system_root: PathBuf,
-    /// Add `extra-trusted-users = <user>` (only when the user agreed).
-    pub trusted_user: Option<String>,
-    /// Owner of the files we write (root, except in unprivileged tests).
-    pub owner: Owner,
-}
-
-impl WiringTarget {
-    pub fn system() -> WiringTarget {
-        WiringTarget {
-            nix_conf_dir: "/etc/nix".into(),
-            ssh_config_dir: "/etc/ssh/ssh_config.d".into(),
-            system_root: "/".into(),
-            trusted_user: None,
-            owner: Owner::ROOT,
-        }
-    }
-
-    /// The client key as the daemon (root) reads it.
-    pub fn installed_key(&self) -> PathBuf {
-        self.nix_conf_dir.join("builderbar_ed25519")
-    }
-
-    pub fn machines_file(&self) -> PathBuf {
-        self.nix_conf_dir.join("machines")
-    }
-
-    pub fn ssh_config_file(&self) -> PathBuf {
-        self.ssh_config_dir.join(crate::nix::ssh_config::SSH_CONFIG_FILE_NAME)
-    }
-
-    fn wiring_paths(&self) -> WiringPaths {
-        WiringPaths { conf_dir: self.nix_conf_dir.clone(), ssh_config: self.ssh_config_file() }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -108,7 +65,7 @@ impl BuilderIdentity {
 }
 
 /// Our lines for nix.conf, the machines file and ssh_config.
-pub fn builder_wiring(id: &BuilderIdentity, target: &WiringTarget) -> Result<BuilderWiring, SetupError> {
+pub fn builder_wiring(id: &BuilderIdentity, target: &SetupTarget) -> Result<BuilderWiring, SetupError> {
     let key = target.installed_key().display().to_string();
     let machine = MachinesLine::ssh_ng(
         &id.ssh_user,
@@ -140,16 +97,15 @@ impl SetupPlan {
     }
 }
 
-fn owner_of(target: &WiringTarget) -> Result<ConfigOwner, SetupError> {
+fn owner_of(target: &SetupTarget) -> Result<ConfigOwner, SetupError> {
     detect_config_owner(&DetectOptions::in_dir(&target.nix_conf_dir)).map_err(|e| SetupError::Nix(e.to_string()))
 }
 
-fn restart_for(host: Host, target: &WiringTarget, needed: bool) -> Option<DaemonRestart> {
+fn restart_for(host: Host, target: &SetupTarget, needed: bool) -> Option<DaemonRestart> {
     if !needed {
         return None;
     }
-    let argv = DaemonProbe::under(&target.system_root).detect(host).argv()?;
-    Some(DaemonRestart { argv })
+    DaemonProbe::under(&target.system_root).detect(host).restart()
 }
 
 /// Computes setup as a Plan (nothing is written): the client key installed for root,
@@ -158,11 +114,11 @@ pub fn plan_setup(
     host: Host,
     keys: &InstallKeys,
     id: &BuilderIdentity,
-    target: &WiringTarget,
+    target: &SetupTarget,
 ) -> Result<SetupPlan, SetupError> {
     let wiring = builder_wiring(id, target)?;
     let owner = owner_of(target)?;
-    let changes = wire_changes(&wiring, &owner, &target.wiring_paths(), &mut crate::nix::changes::read_optional)
+    let changes = NixChanges::wire(&wiring, &owner, &target.conf_paths(), &mut crate::nix::changes::read_optional)
         .map_err(|e| SetupError::Nix(e.to_string()))?;
     let mut plan = Plan::new();
     if changes.darwin_snippet.is_none() {
@@ -181,11 +137,11 @@ pub fn plan_setup(
 /// Computes the removal of everything setup added, restoring the user's bytes. `created_dirs`
 /// are the directories earlier Plans created (`Journal::created_dirs`): those that the removal
 /// leaves empty go too, innermost first.
-pub fn plan_unsetup(host: Host, target: &WiringTarget, created_dirs: &[PathBuf]) -> Result<SetupPlan, SetupError> {
+pub fn plan_unsetup(host: Host, target: &SetupTarget, created_dirs: &[PathBuf]) -> Result<SetupPlan, SetupError> {
     let owner = owner_of(target)?;
-    let changes = unwire_changes(
+    let changes = NixChanges::unwire(
         &owner,
-        &target.wiring_paths(),
+        &target.conf_paths(),
         &target.machines_file().display().to_string(),
         &mut crate::nix::changes::read_optional,
     )
@@ -204,7 +160,7 @@ pub fn plan_unsetup(host: Host, target: &WiringTarget, created_dirs: &[PathBuf])
     Ok(SetupPlan { plan, owner, changes })
 }
 
-fn add_changes(plan: &mut Plan, changes: &NixChanges, target: &WiringTarget) -> Result<(), SetupError> {
+fn add_changes(plan: &mut Plan, changes: &NixChanges, target: &SetupTarget) -> Result<(), SetupError> {
     for f in &changes.files {
         match &f.after {
             Some(bytes) => {
@@ -231,10 +187,10 @@ fn mode_of(path: &Path) -> Option<u32> {
 }
 
 /// Whether nix.conf, the machines file and ssh_config already hold exactly our wiring.
-pub fn is_wired(id: &BuilderIdentity, target: &WiringTarget) -> Result<bool, SetupError> {
+pub fn is_wired(id: &BuilderIdentity, target: &SetupTarget) -> Result<bool, SetupError> {
     let wiring = builder_wiring(id, target)?;
     let owner = owner_of(target)?;
-    let changes = wire_changes(&wiring, &owner, &target.wiring_paths(), &mut crate::nix::changes::read_optional)
+    let changes = NixChanges::wire(&wiring, &owner, &target.conf_paths(), &mut crate::nix::changes::read_optional)
         .map_err(|e| SetupError::Nix(e.to_string()))?;
     Ok(changes.files.is_empty() && changes.darwin_snippet.is_none())
 }
