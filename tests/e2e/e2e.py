@@ -2,25 +2,29 @@
 """The real Builderbar app end to end: Xvfb + trayer (tray host) + tauri-driver/WebKitWebDriver.
 
 Started by tests/e2e/run.sh inside `dbus-run-session`. Standard library only (wd.py is a tiny
-W3C WebDriver client). The tray is really clicked with xdotool: the icon in trayer, then the
+W3C WebDriver client; harness.py the home, display, tray host and cleanup shared with the idle
+benchmark). The tray is really clicked with xdotool: the icon in trayer, then the
 menu item by keyboard (Down/Return) in the GTK menu it opens. With the real UI (ui/dist) the
 flow reads the dashboard and the console from the DOM and clicks/types there; with the
 placeholder page it drives the same IPC commands the UI would call.
 """
 
 import argparse
+import functools
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from wd import Session, WebDriverError, wait_for  # noqa: E402
+import harness  # noqa: E402
+from wd import Session, WebDriverError  # noqa: E402
+
+# A window that is still loading can refuse WebDriver calls for a moment.
+wait_for = functools.partial(harness.wait_for, retry_on=(WebDriverError, OSError))
 
 INVOKE = """
 const [cmd, args, done] = arguments;
@@ -48,28 +52,9 @@ class Flow:
     def __init__(self, a):
         self.a = a
         self.out = a.out
-        self.procs = []
         self.step_no = 0
         self.notes = []
-
-    # ---------- processes ----------
-    def spawn(self, name, argv, **kw):
-        log = open(os.path.join(self.out, f"{name}.log"), "wb")
-        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True, **kw)
-        self.procs.append((name, p))
-        return p
-
-    def stop_all(self):
-        for name, p in reversed(self.procs):
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-                try:
-                    p.wait(5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(p.pid, signal.SIGKILL)
+        self.d = None  # the harness.Desktop: home, display, tray host, processes
 
     # ---------- helpers ----------
     def log(self, msg):
@@ -78,7 +63,7 @@ class Flow:
     def shot(self, name, window=True):
         self.step_no += 1
         base = os.path.join(self.out, f"{self.step_no:02d}-{name}")
-        subprocess.run(["import", "-window", "root", base + "-screen.png"], env=self.env, check=False)
+        subprocess.run(["import", "-window", "root", base + "-screen.png"], env=self.d.env, check=False)
         if window:
             try:
                 self.s.screenshot(base + ".png")
@@ -93,26 +78,10 @@ class Flow:
         return r["ok"]
 
     def xdo(self, *args):
-        return subprocess.run(["xdotool", *args], env=self.env, capture_output=True, text=True).stdout.strip()
-
-    def geometry(self, wid):
-        out = self.xdo("getwindowgeometry", "--shell", wid)
-        g = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-        return {k: int(v) for k, v in g.items() if k in ("X", "Y", "WIDTH", "HEIGHT")}
-
-    def app_windows(self):
-        ids = self.xdo("search", "--onlyvisible", "--name", "^builderbar-app$").split()
-        return [(w, self.geometry(w)) for w in ids]
-
-    def tray_icon(self):
-        """The app's status icon embedded in trayer (a small visible window in the top bar)."""
-        for w, g in self.app_windows():
-            if g and g["WIDTH"] <= 48 and g["HEIGHT"] <= 48 and g["Y"] < 40:
-                return g
-        return None
+        return self.d.xdo(*args)
 
     def menus(self):
-        return [g for _, g in self.app_windows() if g["HEIGHT"] > 100 and g["Y"] < 60]
+        return [g for _, g in self.d.app_windows() if g["HEIGHT"] > 100 and g["Y"] < 60]
 
     def close_tray_menu(self):
         self.xdo("key", "Escape")
@@ -121,8 +90,7 @@ class Flow:
     def open_tray_menu(self):
         if self.menus():
             self.close_tray_menu()
-        g = wait_for("the tray icon in trayer", self.tray_icon, timeout=20)
-        self.xdo("mousemove", str(g["X"] + g["WIDTH"] // 2), str(g["Y"] + g["HEIGHT"] // 2), "click", "1")
+        self.d.click_tray_icon()
         menu = wait_for("the tray menu", self.menus, timeout=10)
         time.sleep(0.5)  # the menu grabs the keyboard once mapped
         return menu
@@ -142,12 +110,12 @@ class Flow:
                 env = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
             except OSError:
                 continue
-            if f"BUILDERBAR_HOME={self.home}".encode() in env:
+            if f"BUILDERBAR_HOME={self.d.home}".encode() in env:
                 mine.append(pid)
         return mine
 
     def cli(self, *args):
-        r = subprocess.run([self.a.cli, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        r = subprocess.run([self.a.cli, *args], env=self.d.env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, f"builderbar {' '.join(args)}: {r.returncode} {r.stderr}"
         return r
 
@@ -163,14 +131,6 @@ class Flow:
             except Exception as e:  # a window still loading can refuse for a moment
                 self.log(f"window {h} not ready: {e}")
         return None
-
-    def app_log(self):
-        logs = os.path.join(self.home, "logs")
-        text = ""
-        for name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
-            with open(os.path.join(logs, name), errors="replace") as f:
-                text += f.read()
-        return text
 
     def use(self, label, timeout=30):
         h = wait_for(f"the {label} window", lambda: self.handle_for(label), timeout=timeout)
@@ -201,33 +161,19 @@ class Flow:
     def run(self):
         a = self.a
         self.real_ui = a.ui == "real"
-        home = tempfile.mkdtemp(prefix="bb-e2e-")
-        self.home = home
-        os.makedirs(os.path.join(home, "data"))
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        settings = {"cores": 1, "memory_mib": 768, "accelerator": "tcg", "port": port, "image": a.image}
-        with open(os.path.join(home, "data", "settings.json"), "w") as f:
-            json.dump(settings, f)
-        display = next(n for n in range(90, 200) if not os.path.exists(f"/tmp/.X{n}-lock"))
+        home, port = harness.make_home("bb-e2e-", a.image)
         # A real language tag: under LANG=C WebKit reports navigator.language "C", which Intl rejects.
-        self.env = dict(os.environ, DISPLAY=f":{display}", NO_AT_BRIDGE="1", BUILDERBAR_HOME=home, LANG="en_US.UTF-8")
-        self.env.pop("LC_ALL", None)
         # WebKitWebDriver's screenshots hang under the app's Linux defaults (GDK_GL=disable,
         # compositing off; see linux_webkit_defaults): the test opts out of them (set = kept).
-        self.env.setdefault("WEBKIT_DISABLE_COMPOSITING_MODE", "0")
-        self.env.setdefault("GDK_GL", "")
-        self.spawn("xvfb", ["Xvfb", f":{display}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
-        wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{display}"), timeout=10)
-        self.spawn(
-            "trayer",
-            ["trayer", "--edge", "top", "--align", "right", "--widthtype", "pixel", "--width", "120",
-             "--heighttype", "pixel", "--height", "28", "--SetDockType", "true", "--transparent", "false",
-             "--expand", "false"],
-        )
+        env = {"LANG": "en_US.UTF-8"}
+        for key, value in (("WEBKIT_DISABLE_COMPOSITING_MODE", "0"), ("GDK_GL", "")):
+            env[key] = os.environ.get(key, value)
+        self.d = harness.Desktop(home, out=self.out, env=env)
+        self.d.env.pop("LC_ALL", None)
+        display = self.d.display
+        self.d.start()
         wd_port = port + 1 if port < 65000 else 4444
-        self.spawn(
+        self.d.spawn(
             "tauri-driver",
             [a.tauri_driver, "--port", str(wd_port), "--native-port", str(wd_port + 1),
              "--native-driver", a.native_driver],
@@ -326,10 +272,10 @@ class Flow:
         #    dashboard stays open here; the first app logs the hand-over.)
         self.use("console")
         t0 = time.monotonic()
-        second = subprocess.run([a.app], env=self.env, capture_output=True, timeout=30)
+        second = subprocess.run([a.app], env=self.d.env, capture_output=True, timeout=30)
         assert second.returncode == 0, second
         self.log(f"second launch exited with 0 after {time.monotonic() - t0:.1f} s")
-        wait_for("the first app to log the hand-over", lambda: "second launch" in self.app_log(), timeout=10)
+        wait_for("the first app to log the hand-over", lambda: "second launch" in self.d.app_log(), timeout=10)
         self.use("dashboard", timeout=15)
         n = len(self.our_app_pids())
         assert n == 1, f"{n} app processes with our BUILDERBAR_HOME"
@@ -362,15 +308,8 @@ class Flow:
             if getattr(self, "s", None):
                 self.s.quit()
         finally:
-            # Never leave a qemu behind: the pidfile in our temp home names it.
-            pidfile = os.path.join(getattr(self, "home", "/nonexistent"), "data", "vm", "qemu.pid")
-            try:
-                os.kill(int(open(pidfile).read().strip()), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-            self.stop_all()
-            if getattr(self, "home", None) and not os.environ.get("BUILDERBAR_E2E_KEEP"):
-                shutil.rmtree(self.home, ignore_errors=True)
+            if self.d:
+                self.d.cleanup(keep_home=bool(os.environ.get("BUILDERBAR_E2E_KEEP")))
 
 
 def main():

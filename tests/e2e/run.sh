@@ -28,27 +28,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   exit 2
 fi
 
-IMAGE=${BUILDERBAR_E2E_IMAGE:-}
-if [ -z "$IMAGE" ]; then
-  IMAGE=$("$ROOT/tests/guest/build.sh" | tail -n 1)
-fi
-[ -f "$IMAGE/builderbar-image.json" ] || { echo "e2e: $IMAGE holds no builderbar-image.json" >&2; exit 2; }
-
-# The real UI when it has been built (ui/dist, or BUILDERBAR_E2E_DIST=DIR); otherwise a
-# placeholder page (the flow then drives the IPC commands the UI would call, and says so).
-if [ -n "${BUILDERBAR_E2E_DIST:-}" ]; then
-  UI=real
-  export TAURI_CONFIG="{\"build\":{\"frontendDist\":\"$BUILDERBAR_E2E_DIST\"}}"
-elif [ -f "$ROOT/ui/dist/index.html" ]; then
-  UI=real
-  unset TAURI_CONFIG
-else
-  UI=placeholder
-  DIST=$CARGO_TARGET_DIR/e2e-placeholder-dist
-  mkdir -p "$DIST"
-  cp "$ROOT/tests/e2e/placeholder.html" "$DIST/index.html"
-  export TAURI_CONFIG="{\"build\":{\"frontendDist\":\"$DIST\"}}"
-fi
+# IMAGE, UI and TAURI_CONFIG: the same choice as the idle benchmark's.
+. "$ROOT/tests/e2e/app-env.sh"
 echo "e2e: building the app (ui: $UI)"
 cargo build -p builderbar-app --features tauri/custom-protocol
 cargo build -p builderbar-cli

@@ -2,7 +2,6 @@
 
 import base64
 import json
-import time
 import urllib.error
 import urllib.request
 
@@ -79,17 +78,3 @@ class Session:
     def text(self, element):
         return self.cmd("GET", f"/element/{element}/text")
 
-
-def wait_for(what, fn, timeout=60, interval=0.25):
-    """Calls fn until it returns a truthy value; raises with `what` after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (WebDriverError, OSError) as e:  # OSError: a connection reset while a window loads
-            last = e
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what} (last: {last!r})")
