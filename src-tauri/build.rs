@@ -1,5 +1,6 @@
-// The app's own commands become permissions (`allow-<command>`), so each window's capability
-// file grants exactly the commands it uses.
+//! The app's own commands become permissions (`allow-<command>`), so each window's capability
+//! file grants exactly the commands it uses.
+
 include!("src/commands/names.rs");
 fn main() {
     tauri_build::try_build(
