@@ -124,6 +124,9 @@ pub enum Command {
     Argv {
         #[arg(long)]
         image: Option<PathBuf>,
+        /// `{"program": ..., "args": [...]}`: one token per element, for comparing command lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 
