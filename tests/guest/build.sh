@@ -11,6 +11,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# mke2fs lives in /sbin, which a normal user's PATH on Debian lacks.
+PATH=$PATH:/usr/sbin:/sbin
 arch=x86_64
 while (($#)); do
   case "$1" in
@@ -407,6 +409,11 @@ assemble_aarch64() {
     ln -sf nix "$usr/bin/$(basename "$link")"
   done < <(find "$work/pkgs/usr/bin" -maxdepth 1 -lname nix)
   ln -sf mke2fs "$usr/sbin/mkfs.ext4"
+  # Nix loads these by name (dlopen) for name lookups; without them it warns on every call.
+  local lib
+  for lib in libnss_files.so.2 libnss_dns.so.2; do
+    if [[ -e "$work/pkgs/lib/aarch64-linux-gnu/$lib" ]]; then to_usr "$work/pkgs/lib/aarch64-linux-gnu/$lib"; fi
+  done
 
   # Kernel: Debian's arm64 vmlinuz is already a plain Image (magic "ARM\x64" at byte 56).
   [[ $(dd if="$vmlinuz" bs=1 skip=56 count=4 2>/dev/null | od -An -tx1 | tr -d ' \n') == 41524d64 ]] ||
