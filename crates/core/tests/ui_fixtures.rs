@@ -80,7 +80,7 @@ fn layout(v: &Value, depth: usize, indent: usize) -> String {
     }
 }
 
-/// A TypeScript module: a header, type imports, then `export const NAME = <json> satisfies TYPE;`
+/// A TypeScript module: a header, type imports, then `export const NAME: TYPE = <json>;`
 /// (laid out `depth` levels deep).
 fn ts_module(what: &str, imports: &[&str], types: &str, consts: &[(&str, &str, usize, Value)]) -> String {
     let mut out = format!(
@@ -92,7 +92,7 @@ fn ts_module(what: &str, imports: &[&str], types: &str, consts: &[(&str, &str, u
     }
     out.push_str(types);
     for (name, ty, depth, value) in consts {
-        out.push_str(&format!("\nexport const {name} = {} satisfies {ty};\n", layout(value, *depth, 0)));
+        out.push_str(&format!("\nexport const {name}: {ty} = {};\n", layout(value, *depth, 0)));
     }
     out
 }
@@ -283,6 +283,8 @@ fn report_of<E: UserFacing + ?Sized>(e: &E) -> ErrorReport {
 /// Everything the in-memory backend shows about doctor and setup, for one host.
 struct HostFixtures {
     doctor: BTreeMap<&'static str, Value>,
+    /// What doctor_run rejects with when the settings file cannot be read.
+    doctor_fails: Value,
     setup: Value,
 }
 
@@ -317,6 +319,8 @@ fn host_fixtures(host: Host, home: &str, with_doctor: bool) -> HostFixtures {
     let set_up_stopped = s.doctor(&stopped, None);
     let set_up_running = s.doctor(&running(), Some(fake_sshd()));
     let after = flow::steps(&s.inputs(), Some(&set_up_stopped));
+    let plan_again = plan_setup(host, &s.keys(), &s.identity(), &as_root, elevation.tool()).unwrap().view;
+    assert!(plan_again.already_applied, "{plan_again:?}");
     let info_after = builder_info(&s.identity(), &s.target).unwrap();
 
     // nix-darwin manages nix.conf: the Plan is a snippet to add, not a diff.
@@ -387,8 +391,18 @@ fn host_fixtures(host: Host, home: &str, with_doctor: bool) -> HostFixtures {
     }
     failure(SetupStepId::TestBuild, None, report_of(&VmError::NotRunning), &s);
 
+    // Every command reads the settings first; a file the core cannot read fails them.
+    let unreadable = {
+        let file = s.ctx.paths.settings_file();
+        put(&file, "{\"cores\": \"four\"}\n", 0o644);
+        let err = Settings::load(&file).unwrap_err();
+        std::fs::remove_file(&file).unwrap();
+        s.json(&report_of(&err))
+    };
+
     let mut doctor = BTreeMap::new();
     if with_doctor {
+
         doctor.insert("notSetUp", s.json(&not_set_up));
         doctor.insert("portBusy", s.json(&port_busy));
         doctor.insert("setUpStopped", s.json(&set_up_stopped));
@@ -406,11 +420,11 @@ fn host_fixtures(host: Host, home: &str, with_doctor: bool) -> HostFixtures {
             "applied": s.json(&applied),
             "after": s.json(&after),
         },
-        "plans": { "plain": s.json(&plan), "nixDarwin": darwin.json(&darwin_plan) },
+        "plans": { "plain": s.json(&plan), "nixDarwin": darwin.json(&darwin_plan), "applied": s.json(&plan_again) },
         "builderInfo": { "notWired": s.json(&info_before), "wired": s.json(&info_after) },
         "failures": failures,
     });
-    HostFixtures { doctor, setup }
+    HostFixtures { doctor, doctor_fails: unreadable, setup }
 }
 
 fn bin_dir() -> PathBuf {
@@ -471,7 +485,7 @@ fn settings_fixtures(host: Host) -> Value {
         ("start_at_login", vec![json!(true), json!(false)]),
         ("notifications", vec![json!(true), json!(false)]),
     ];
-    let mut cases = Vec::new();
+    let mut cases = vec![answer(&json!({}))];
     for on_demand in [false, true] {
         if on_demand {
             cases.push(answer(&json!({ "on_demand": true })));
@@ -572,10 +586,13 @@ fn ui_fixtures_are_written_from_the_core() {
         "doctor.ts",
         &ts_module(
             "The doctor's reports on a Mac: before setup, with the port taken, after setup with the builder \
-             stopped, and running.",
-            &["DoctorReport"],
-            "",
-            &[("DOCTOR_REPORTS", "Record<string, Record<string, DoctorReport>>", 4, doctor)],
+             stopped, and running; and what it rejects with when the settings file is unreadable.",
+            &["DoctorReport", "ErrorReport"],
+            "\nexport type DoctorScenario = \"notSetUp\" | \"portBusy\" | \"setUpStopped\" | \"setUpRunning\";\n",
+            &[
+                ("DOCTOR_REPORTS", "Record<string, Record<DoctorScenario, DoctorReport>>", 4, doctor),
+                ("DOCTOR_FAILS", "Record<string, ErrorReport>", 1, json!({ "macos-aarch64": mac.doctor_fails })),
+            ],
         ),
     );
     let setup = json!({ "macos-aarch64": mac.setup, "linux-x86_64": linux.setup });
@@ -585,17 +602,14 @@ fn ui_fixtures_are_written_from_the_core() {
             "First-run setup per host: step titles, the steps before and after the one apply, the Plan \
              (plain and nix-darwin), builder info, and each step's failure.",
             &["BuilderInfo", "ErrorReport", "SetupPlanView", "SetupStep", "SetupStepId"],
-            "",
-            &[(
-                "SETUP",
-                "Record<string, {\n  titles: Record<SetupStepId, string>;\n  image: string;\n  \
-                 steps: Record<\"ready\" | \"applied\" | \"after\", SetupStep[]>;\n  \
-                 plans: Record<\"plain\" | \"nixDarwin\", SetupPlanView>;\n  \
-                 builderInfo: Record<\"notWired\" | \"wired\", BuilderInfo>;\n  \
-                 failures: Partial<Record<SetupStepId, { report: ErrorReport; step: SetupStep | null }>>;\n}>",
-                6,
-                setup,
-            )],
+            "\n/** A step's failure: the error the command rejects with, and the step as it then shows. */\n\
+             export type SetupFailure = { report: ErrorReport; step: SetupStep | null };\n\n\
+             export type SetupFixture = {\n  titles: Record<SetupStepId, string>;\n  image: string;\n  \
+             steps: Record<\"ready\" | \"applied\" | \"after\", SetupStep[]>;\n  \
+             plans: Record<\"plain\" | \"nixDarwin\" | \"applied\", SetupPlanView>;\n  \
+             builderInfo: Record<\"notWired\" | \"wired\", BuilderInfo>;\n  \
+             failures: Partial<Record<SetupStepId, SetupFailure>>;\n};\n",
+            &[("SETUP", "Record<string, SetupFixture>", 6, setup)],
         ),
     );
     let settings = json!({
@@ -610,14 +624,10 @@ fn ui_fixtures_are_written_from_the_core() {
             &["ErrorReport", "FieldError", "Settings"],
             "\n/** Settings = base + patch: what validate returns, whether a running builder must restart,\n \
              * and what settings_save rejects with. */\nexport type SettingsCase = {\n  patch: Partial<Settings>;\n  \
-             errors: FieldError[];\n  restart: boolean;\n  rejected: ErrorReport | null;\n};\n",
-            &[(
-                "SETTINGS",
-                "Record<string, {\n  limits: { cpus: number; memory_mib: number; busy_ports: number[] };\n  \
-                 base: Settings;\n  cases: SettingsCase[];\n  combined: SettingsCase[];\n}>",
-                3,
-                settings,
-            )],
+             errors: FieldError[];\n  restart: boolean;\n  rejected: ErrorReport | null;\n};\n\n\
+             export type SettingsFixture = {\n  limits: { cpus: number; memory_mib: number; busy_ports: number[] };\n  \
+             base: Settings;\n  cases: SettingsCase[];\n  combined: SettingsCase[];\n};\n",
+            &[("SETTINGS", "Record<string, SettingsFixture>", 3, settings)],
         ),
     );
 }
