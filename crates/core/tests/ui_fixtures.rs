@@ -402,7 +402,6 @@ fn host_fixtures(host: Host, home: &str, with_doctor: bool) -> HostFixtures {
 
     let mut doctor = BTreeMap::new();
     if with_doctor {
-
         doctor.insert("notSetUp", s.json(&not_set_up));
         doctor.insert("portBusy", s.json(&port_busy));
         doctor.insert("setUpStopped", s.json(&set_up_stopped));
