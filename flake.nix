@@ -3,17 +3,20 @@
 
   # The stable darwin branch: Hydra builds darwin.linux-builder (and the whole Linux closure
   # of its guest) for it before the branch advances, so stage 1 substitutes from
-  # cache.nixos.org with no extra trust. See docs/flake.md.
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-25.05-darwin";
+  # cache.nixos.org with no extra trust. flake.lock pins one revision of it; docs/flake.md
+  # says how to move the pin.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixpkgs-26.05-darwin";
 
   outputs =
     { self, nixpkgs }:
     let
       inherit (nixpkgs) lib;
+      # Intel Macs: 26.05 is the last nixpkgs release that builds for x86_64-darwin, so the
+      # outputs for them exist only while the pin is on 26.05 or older (docs/flake.md).
       darwinSystems = [
         "aarch64-darwin"
-        "x86_64-darwin"
-      ];
+      ]
+      ++ lib.optional (lib.versionOlder lib.trivial.release "26.11") "x86_64-darwin";
       linuxSystems = [
         "aarch64-linux"
         "x86_64-linux"

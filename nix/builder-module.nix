@@ -15,6 +15,37 @@ let
   keysDir = "/run/builderbar-keys";
   # serial=root on the state disk's -device (the manifest's `disks[].serial`).
   rootDisk = "/dev/disk/by-id/virtio-root";
+
+  # The app stops the VM with QMP system_powerdown. On aarch64 (`-machine virt`, no firmware)
+  # that is KEY_POWER from a gpio-keys device on the PL061 GPIO controller; on x86_64 it is
+  # the ACPI power button. Either way an evdev input device with a power key, which
+  # systemd-logind acts on. The drivers and the kernel options they need, per guest:
+  aarch64 = pkgs.stdenv.hostPlatform.isAarch64;
+  powerKeyModules =
+    if aarch64 then
+      [
+        "gpio_pl061"
+        "gpio_keys"
+        "evdev"
+      ]
+    else
+      [
+        "button"
+        "evdev"
+      ];
+  powerKeyOptions =
+    if aarch64 then
+      [
+        "GPIO_PL061"
+        "KEYBOARD_GPIO"
+        "INPUT_EVDEV"
+      ]
+    else
+      [
+        "ACPI_BUTTON"
+        "INPUT_EVDEV"
+      ];
+  inherit (config.boot.kernelPackages) kernel;
 in
 {
   imports = [
@@ -51,7 +82,7 @@ in
       "erofs"
       "overlay"
     ];
-    boot.kernelModules = [ "qemu_fw_cfg" ];
+    boot.kernelModules = [ "qemu_fw_cfg" ] ++ powerKeyModules;
 
     # The state disk arrives empty on first start: format it in the initrd, before it is
     # mounted; autoResize grows the filesystem when the app enlarges the disk.
@@ -162,7 +193,22 @@ in
     networking.hostName = lib.mkDefault "builderbar";
     # Time comes from the host's RTC; nothing to synchronise with.
     services.timesyncd.enable = false;
-    # QMP system_powerdown presses the power button; logind's default action powers off.
+    # QMP system_powerdown presses the power key (see powerKeyModules): logind powers off.
+    # The modules are listed so that they are there at boot whether the kernel has them built
+    # in or as modules. Without one of them the key reaches nothing and every stop ends in the
+    # app's QMP `quit` fallback, so building the system checks the kernel's configuration.
+    services.logind.settings.Login.HandlePowerKey = "poweroff";
+    system.checks = [
+      (pkgs.runCommand "builderbar-power-key-drivers" { } ''
+        for option in ${lib.concatStringsSep " " powerKeyOptions}; do
+          if ! grep -Eq "^CONFIG_$option=(y|m)$" ${kernel.configfile}; then
+            echo "builderbar: kernel ${kernel.version} lacks CONFIG_$option, so QMP system_powerdown cannot power the guest off" >&2
+            exit 1
+          fi
+        done
+        touch "$out"
+      '')
+    ];
     documentation.enable = false;
     system.stateVersion = lib.mkDefault "25.05";
   };

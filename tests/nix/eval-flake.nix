@@ -17,8 +17,8 @@ let
   stockConfig = {
     nixpkgs.hostPlatform.system = "aarch64-linux";
     boot.kernelParams = [ "loglevel=4" ];
-    system.nixos.release = "25.05";
-    system.build.toplevel = drv "nixos-system-nixos-25.05" { };
+    system.nixos.release = "26.05";
+    system.build.toplevel = drv "nixos-system-nixos-26.05" { };
     system.build.initialRamdisk = drv "initrd-linux" { };
     system.boot.loader.initrdFile = "initrd";
     environment.etc."ssh/ssh_host_ed25519_key.pub".source = ./fixtures/stock_host_ed25519_key.pub;
@@ -110,22 +110,42 @@ let
     "aarch64-linux"
     "x86_64-linux"
   ];
-  nixpkgs = {
-    lib = lib // {
-      nixosSystem = _: { config = builderConfig; };
-    };
-    legacyPackages = lib.genAttrs systems stubPkgs;
-  };
-  flake = (import ../../flake.nix).outputs {
-    self = flake // {
-      outPath = toString ../..;
-    };
-    inherit nixpkgs;
-  };
+  # The flake's outputs against a nixpkgs of the given release (lib.trivial.release).
+  flakeOn =
+    release:
+    let
+      nixpkgs = {
+        lib = lib // {
+          trivial = lib.trivial // {
+            inherit release;
+          };
+          nixosSystem = _: { config = builderConfig; };
+        };
+        legacyPackages = lib.genAttrs systems stubPkgs;
+      };
+      flake = (import ../../flake.nix).outputs {
+        self = flake // {
+          outPath = toString ../..;
+        };
+        inherit nixpkgs;
+      };
+    in
+    flake;
+  # The release flake.lock pins (tests/nix/eval-lock.nix checks the lock itself).
+  lock = builtins.fromJSON (builtins.readFile ../../flake.lock);
+  pinned = lib.head (builtins.match "nixpkgs-([0-9.]+)-darwin" lock.nodes.nixpkgs.original.ref);
+  flake = flakeOn pinned;
+  # The first release without x86_64-darwin: Intel Macs get no outputs.
+  later = flakeOn "26.11";
   check = cond: msg: lib.assertMsg cond "eval-flake: ${msg}";
   mac = flake.packages.aarch64-darwin;
 in
 assert check (lib.attrNames flake.packages == lib.sort lib.lessThan systems) "package systems";
+assert check (
+  !(later.packages ? x86_64-darwin)
+  && later.packages ? aarch64-darwin
+  && lib.attrNames later.nixosConfigurations == [ "aarch64-darwin" ]
+) "from nixpkgs 26.11 on, no outputs for Intel Macs";
 assert check (
   lib.attrNames mac == [
     "builder-image"

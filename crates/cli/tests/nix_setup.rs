@@ -78,3 +78,42 @@ fn setup_builds_in_the_guest_and_unsetup_restores_the_files() {
     assert!(!ssh.join("builderbar.conf").exists());
     i.ok(&["stop"]);
 }
+
+/// Real nix.conf files point `builders = @FILE` at files (and directories) that do not exist:
+/// Nix ignores them. Setup creates them, shows that in the diff, and unsetup removes exactly
+/// what setup created, leaving the user's nix.conf byte for byte.
+#[test]
+fn setup_creates_a_missing_machines_file_and_directory_and_unsetup_removes_them() {
+    let i = Install::new();
+    let etc = tempfile::tempdir().unwrap();
+    let nix = etc.path().join("nix");
+    let ssh = etc.path().join("ssh/ssh_config.d");
+    std::fs::create_dir_all(&nix).unwrap();
+    std::fs::create_dir_all(&ssh).unwrap();
+    let machines = nix.join("builders.d/remote/machines");
+    let conf = format!("builders = @{}\n", machines.display());
+    std::fs::write(nix.join("nix.conf"), &conf).unwrap();
+    let dirs =
+        ["--nix-conf-dir", nix.to_str().unwrap(), "--ssh-config-dir", ssh.to_str().unwrap(), "--elevation", "none"];
+
+    let dry = i.ok(&[&["setup", "--dry-run"][..], &dirs].concat());
+    assert!(dry.contains(&format!("diff {}\nnew directory", nix.join("builders.d").display())), "{dry}");
+    assert!(dry.contains(&format!("diff {}\nnew file", machines.display())), "{dry}");
+
+    i.ok(&[&["setup", "--yes", "--no-test-build"][..], &dirs].concat());
+    assert!(std::fs::read_to_string(&machines).unwrap().contains("ssh-ng://"));
+    let wired = std::fs::read_to_string(nix.join("nix.conf")).unwrap();
+    assert!(
+        wired.starts_with(&conf) && wired.matches("builders =").count() == 1,
+        "our line went into the @FILE: {wired}"
+    );
+
+    i.ok(&[&["unsetup", "--yes"][..], &dirs].concat());
+    assert_eq!(std::fs::read_to_string(nix.join("nix.conf")).unwrap(), conf);
+    assert!(!nix.join("builders.d").exists(), "unsetup left the directories setup created");
+    // What is left is the user's nix.conf and its backups (kept by every change to a user's file).
+    for e in std::fs::read_dir(&nix).unwrap() {
+        let name = e.unwrap().file_name().into_string().unwrap();
+        assert!(name == "nix.conf" || name.starts_with("nix.conf.builderbar-backup-"), "left behind: {name}");
+    }
+}

@@ -200,7 +200,11 @@ pub async fn unsetup(ctx: &Ctx, flags: &WiringFlags, yes: bool, dry_run: bool) -
         Ok(v) => v,
         Err(code) => return code,
     };
-    let plan = match plan_unsetup(ctx.host, &w.target, w.elevation.tool()) {
+    let created_dirs = match Journal::new(&ctx.paths.data_dir).created_dirs() {
+        Ok(d) => d,
+        Err(e) => return exit::report(&e, exit::ERROR),
+    };
+    let plan = match plan_unsetup(ctx.host, &w.target, w.elevation.tool(), &created_dirs) {
         Ok(p) => p,
         Err(e) => return exit::report(&e, exit::ERROR),
     };

@@ -144,7 +144,7 @@ impl UserFacing for NixError {
             NixError::NeedsLinuxBuilder { .. } => {
                 "The stock image only downloads Linux paths; if the pinned nixpkgs is \
                  not in cache.nixos.org yet, update Builderbar or retry later. The hardened image is built on a \
-                 running stock builder: start it first (`builderbar image harden` does both)."
+                 running stock builder: start that first (`builderbar start`)."
                     .into()
             }
             NixError::BuildFailed { .. } => {

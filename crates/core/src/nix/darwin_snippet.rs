@@ -59,6 +59,7 @@ pub fn darwin_snippet(w: &BuilderWiring, ssh_file_name: Option<&str>) -> String 
     let mut out = String::new();
     out.push_str("# Builderbar: the Linux builder VM, wired through nix-darwin.\n");
     out.push_str("# Add this to your nix-darwin configuration, then run `darwin-rebuild switch`.\n");
+    out.push_str("# (Builderbar's flake also has a module for this: darwinModules.default.)\n");
     out.push_str("{\n");
     out.push_str("  nix.distributedBuilds = true;\n");
     out.push_str("  nix.buildMachines = [\n    {\n");
@@ -73,7 +74,10 @@ pub fn darwin_snippet(w: &BuilderWiring, ssh_file_name: Option<&str>) -> String 
     out.push_str("  # Nix 2.8 takes no port in a builder URI: ssh finds the port here.\n");
     let etc_name = format!("ssh/ssh_config.d/{}", ssh_file_name.unwrap_or(SSH_CONFIG_FILE_NAME));
     out.push_str(&format!("  environment.etc.{}.text = ''\n", nix_str(&etc_name)));
-    out.push_str(&nix_indented(&w.ssh.render(), "    "));
+    // The file's own header comments speak of `builderbar unsetup`, which does not remove a
+    // file nix-darwin owns: keep only the Host block.
+    let block: String = w.ssh.render().lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
+    out.push_str(&nix_indented(&block, "    "));
     out.push_str("  '';\n}\n");
     out
 }
@@ -105,6 +109,33 @@ mod tests {
         let w = BuilderWiring::new(machine, ssh, "/etc/nix/machines", Some("ada")).unwrap();
         insta::assert_snapshot!(darwin_snippet(&w, None));
     }
+
+    /// The snippet for the app's defaults (stock image, aarch64 guest, 4 jobs), which
+    /// tests/nix/eval-modules.nix evaluates beside darwinModules.default: the module must
+    /// declare the same build machine and ssh_config block. Rewrite it with
+    /// `BUILDERBAR_WRITE_FIXTURES=1 cargo test -p builderbar-core --lib darwin_snippet`.
+    #[test]
+    fn the_nix_module_fixture_is_current() {
+        use crate::setup::{wiring::builder_wiring, BuilderIdentity, WiringTarget};
+        let id = BuilderIdentity {
+            system: "aarch64-linux".into(),
+            ssh_user: "builder".into(),
+            host_key_line: STOCK_KEY.into(),
+            port: crate::settings::Settings::default().port,
+            max_jobs: 4,
+        };
+        let text = darwin_snippet(&builder_wiring(&id, &WiringTarget::system()).unwrap(), None);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/nix/fixtures/darwin-snippet.nix");
+        if std::env::var_os("BUILDERBAR_WRITE_FIXTURES").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(committed, text, "{} is stale: rerun with BUILDERBAR_WRITE_FIXTURES=1", path.display());
+    }
+
+    /// nixpkgs' public host key of darwin.linux-builder (tests/nix/fixtures/stock_host_ed25519_key.pub).
+    const STOCK_KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJBWcxb/Blaqt1auOtE+F8QUWrUotiC5qBJ+UuEWdVCb root@nixos";
 
     #[test]
     fn escapes_nix_strings() {

@@ -82,7 +82,11 @@ impl<'a> Applier<'a> {
                     };
                     ops.push(Op::Write { target: f.path.clone(), source, mode: *mode, uid: owner.uid, gid: owner.gid });
                 }
-                FileChange::Delete => ops.push(Op::Delete { target: f.path.clone() }),
+                FileChange::Delete { backup } => ops.push(Op::Delete { target: f.path.clone(), backup: *backup }),
+                FileChange::MakeDir { mode, owner } => {
+                    ops.push(Op::MakeDir { target: f.path.clone(), mode: *mode, uid: owner.uid, gid: owner.gid })
+                }
+                FileChange::RemoveDir => ops.push(Op::RemoveDir { target: f.path.clone() }),
             }
         }
         let invocation = Invocation {
@@ -122,18 +126,26 @@ impl<'a> Applier<'a> {
             .files
             .iter()
             .filter_map(|f| {
+                let dir = f.change.is_dir();
                 let backup = backup_path(&f.path, stamp);
-                let backup = fs::symlink_metadata(&backup).is_ok().then_some(backup);
-                let created = f.before.is_none() && fs::symlink_metadata(&f.path).is_ok();
-                if only_changed && backup.is_none() && !created {
+                let backup = (!dir && fs::symlink_metadata(&backup).is_ok()).then_some(backup);
+                let exists = fs::symlink_metadata(&f.path).is_ok();
+                let created = f.before.is_none() && exists;
+                let removed = matches!(f.change, FileChange::RemoveDir) && !exists;
+                if only_changed && backup.is_none() && !created && !removed {
                     return None;
                 }
                 let (deleted, mode, owner, secret) = match &f.change {
                     FileChange::Write { mode, owner, secret, .. } => (false, Some(*mode), Some(*owner), *secret),
-                    FileChange::Delete => (true, None, None, false),
+                    FileChange::MakeDir { mode, owner } => (false, Some(*mode), Some(*owner), false),
+                    FileChange::Delete { .. } => (true, None, None, false),
+                    // A directory the script kept (something else is in it) was not deleted.
+                    FileChange::RemoveDir => {
+                        (!exists, f.before.as_ref().map(|b| b.mode), f.before.as_ref().map(|b| b.owner), false)
+                    }
                 };
                 let existed_before = f.before.is_some() || backup.is_some();
-                Some(AppliedFile { path: f.path.clone(), deleted, mode, owner, secret, existed_before, backup })
+                Some(AppliedFile { path: f.path.clone(), dir, deleted, mode, owner, secret, existed_before, backup })
             })
             .collect();
         AppliedPlan {

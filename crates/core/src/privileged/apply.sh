@@ -7,6 +7,9 @@
 # where each OP is one of
 #   write TARGET SOURCE MODE UID GID   copy SOURCE over TARGET atomically, MODE (octal), owner UID:GID
 #   delete TARGET                      remove TARGET (after backing it up)
+#   remove TARGET                      remove TARGET without a backup (it holds only Builderbar's bytes)
+#   mkdir TARGET MODE UID GID          create directory TARGET (its parent exists by then)
+#   rmdir TARGET                       remove directory TARGET if it is empty, else keep it
 # Before changing an existing TARGET it is copied to "TARGET.builderbar-backup-STAMP".
 # A TARGET that already has the exact bytes, mode and owner is left alone. RESTART_ARGV
 # runs once at the end, only if something changed.
@@ -75,7 +78,24 @@ check_target() {
   if [ -L "$1" ]; then die "target is a symbolic link, refusing to replace it: $1"; fi
   if [ -e "$1" ] && [ ! -f "$1" ]; then die "target exists and is not a regular file: $1"; fi
   parent_of "$1"
-  if [ ! -d "$parent" ]; then die "directory does not exist: $parent"; fi
+  if [ ! -d "$parent" ] && ! made_earlier "$parent"; then die "directory does not exist: $parent"; fi
+}
+
+# Directories that earlier mkdir operations create, one per line between newlines.
+nl='
+'
+made=$nl
+made_earlier() {
+  case $made in *"$nl$1$nl"*) return 0 ;; esac
+  return 1
+}
+
+# A directory operand: absolute, not a symbolic link, a directory if it exists. Its parent
+# may be created by an earlier operation, so it is checked when the operation runs.
+check_dir() {
+  case $1 in /*) ;; *) die "directory is not an absolute path: $1" ;; esac
+  if [ -L "$1" ]; then die "directory is a symbolic link, refusing to touch it: $1"; fi
+  if [ -e "$1" ] && [ ! -d "$1" ]; then die "exists and is not a directory: $1"; fi
 }
 
 # Copies SRC to a fresh temp file next to DEST, sets mode and owner, syncs, renames.
@@ -130,9 +150,23 @@ validate() {
         is_uint "$6" || die "bad gid: $6"
         shift 6
         ;;
-      delete)
-        [ $# -ge 2 ] || die "delete needs TARGET"
+      delete | remove)
+        [ $# -ge 2 ] || die "$1 needs TARGET"
         check_target "$2"
+        shift 2
+        ;;
+      mkdir)
+        [ $# -ge 5 ] || die "mkdir needs TARGET MODE UID GID"
+        check_dir "$2"
+        is_mode "$3" || die "bad mode: $3"
+        is_uint "$4" || die "bad uid: $4"
+        is_uint "$5" || die "bad gid: $5"
+        made=$made$2$nl
+        shift 5
+        ;;
+      rmdir)
+        [ $# -ge 2 ] || die "rmdir needs TARGET"
+        check_dir "$2"
         shift 2
         ;;
       --)
@@ -162,14 +196,43 @@ while [ $# -gt 0 ]; do
       changed=1
       printf 'wrote %s\n' "$target"
       ;;
-    delete)
-      target=$2
+    delete | remove)
+      op=$1 target=$2
       shift 2
       if [ -e "$target" ]; then
-        backup "$target"
+        if [ "$op" = delete ]; then backup "$target"; fi
         rm -f "$target" || die "cannot remove $target"
         changed=1
         printf 'deleted %s\n' "$target"
+      fi
+      ;;
+    mkdir)
+      target=$2 mode=$3 uid=$4 gid=$5
+      shift 5
+      check_dir "$target"
+      if [ -d "$target" ]; then
+        printf 'unchanged %s\n' "$target"
+        continue
+      fi
+      parent_of "$target"
+      if [ -L "$parent" ] || [ ! -d "$parent" ]; then die "directory does not exist: $parent"; fi
+      mkdir -m 0700 "$target" || die "cannot create directory $target"
+      chown "$uid:$gid" "$target" || die "cannot set owner $uid:$gid on $target"
+      chmod "$mode" "$target" || die "cannot set mode $mode on $target"
+      changed=1
+      printf 'created directory %s\n' "$target"
+      ;;
+    rmdir)
+      target=$2
+      shift 2
+      check_dir "$target"
+      if [ -d "$target" ]; then
+        if rmdir "$target" 2>/dev/null; then
+          changed=1
+          printf 'removed directory %s\n' "$target"
+        else
+          printf 'kept directory %s (not empty)\n' "$target"
+        fi
       fi
       ;;
     --)

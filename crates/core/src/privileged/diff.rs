@@ -13,7 +13,7 @@ pub fn render(plan: &Plan) -> String {
     for file in &plan.files {
         render_file(&mut out, file);
     }
-    if plan.files.iter().any(|f| f.before.is_some()) {
+    if plan.files.iter().any(|f| f.before.is_some() && !f.change.is_dir()) {
         let _ = writeln!(out, "existing files are first backed up as <file>.builderbar-backup-<time>");
     }
     if let Some(r) = &plan.restart {
@@ -66,8 +66,18 @@ fn render_file(out: &mut String, file: &PlannedFile) {
             };
             body(out, &old_label, &path, old_text.as_deref(), new_bytes, *secret);
         }
-        (FileChange::Delete, before) => {
-            let _ = writeln!(out, "deleted file (a backup is kept)");
+        (FileChange::MakeDir { mode, owner }, _) => {
+            let _ = writeln!(out, "new directory, {}", meta(*mode, owner.uid, owner.gid));
+        }
+        (FileChange::RemoveDir, _) => {
+            let _ = writeln!(out, "directory removed (it is kept if anything else is in it)");
+        }
+        (FileChange::Delete { backup }, before) => {
+            let _ = writeln!(
+                out,
+                "deleted file{}",
+                if *backup { " (a backup is kept)" } else { " (only Builderbar's lines were in it)" }
+            );
             let old = before.as_ref().and_then(|b| b.bytes.clone());
             body(out, &path, "/dev/null", old.as_deref(), Some(&[]), false);
         }

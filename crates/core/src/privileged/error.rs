@@ -71,8 +71,8 @@ impl UserFacing for PrivilegedError {
                     .into()
             }
             PrivilegedError::ScriptFailed { .. } => {
-                "Each file is replaced atomically, so none is half-written. Fix the cause named above and run it again; \
-                 `builderbar undo` restores the backups of anything already changed."
+                "Each file is replaced atomically, so none is half-written; a file already changed has its previous \
+                 version beside it as <file>.builderbar-backup-<time>. Fix the cause named above and run it again."
                     .into()
             }
             PrivilegedError::Spawn { .. } => "Check that the program exists and is executable.".into(),

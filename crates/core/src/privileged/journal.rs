@@ -13,6 +13,9 @@ use super::{write_atomic, PrivilegedError};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AppliedFile {
     pub path: PathBuf,
+    /// A directory (created, or removed when empty), not a file.
+    #[serde(default)]
+    pub dir: bool,
     /// The file was deleted (otherwise written with `mode` and `owner`).
     pub deleted: bool,
     pub mode: Option<u32>,
@@ -103,6 +106,19 @@ impl Journal {
         Ok(out)
     }
 
+    /// Directories that applied Plans created and that no later Plan removed, so that undoing
+    /// the wiring can take away exactly what setup made.
+    pub fn created_dirs(&self) -> Result<Vec<PathBuf>, PrivilegedError> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for f in self.list()?.iter().flat_map(|e| &e.files).filter(|f| f.dir) {
+            dirs.retain(|d| d != &f.path);
+            if !f.deleted && !f.existed_before {
+                dirs.push(f.path.clone());
+            }
+        }
+        Ok(dirs)
+    }
+
     /// The most recent entry that is neither undone nor itself an undo.
     pub fn last_undoable(&self) -> Result<Option<AppliedPlan>, PrivilegedError> {
         let all = self.list()?;
@@ -117,6 +133,18 @@ impl Journal {
 pub fn undo_plan(entry: &AppliedPlan) -> Result<Plan, PrivilegedError> {
     let mut plan = Plan::new();
     for f in entry.files.iter().rev() {
+        if f.dir {
+            match (f.deleted, f.existed_before, f.mode, f.owner) {
+                (true, _, Some(mode), Some(owner)) => {
+                    plan.create_dirs(&f.path, mode, owner)?;
+                }
+                (false, false, _, _) => {
+                    plan.remove_dir_if_empty(&f.path)?;
+                }
+                _ => {}
+            }
+            continue;
+        }
         if let Some(backup) = &f.backup {
             let Some(b) = current_state(backup)? else {
                 return Err(PrivilegedError::BackupMissing { path: backup.clone() });
@@ -183,6 +211,7 @@ mod tests {
         let me = current_state(&backup).unwrap().unwrap().owner;
         let file = |path: &Path, existed_before, backup: Option<PathBuf>| AppliedFile {
             path: path.into(),
+            dir: false,
             deleted: false,
             mode: Some(0o644),
             owner: Some(me),
@@ -196,7 +225,7 @@ mod tests {
         assert_eq!(plan.undo_of.as_deref(), Some("X"));
         assert_eq!(plan.files.len(), 2);
         assert_eq!(plan.files[0].path, created);
-        assert!(matches!(plan.files[0].change, crate::privileged::plan::FileChange::Delete));
+        assert!(matches!(plan.files[0].change, crate::privileged::plan::FileChange::Delete { backup: true }));
         assert!(plan.diff().contains("-new\n+old\n"), "{}", plan.diff());
         assert_eq!(plan.restart.unwrap().argv, ["systemctl", "restart", "nix-daemon"]);
 

@@ -34,8 +34,18 @@ pub enum FileChange {
     /// Replace (or create) the file with these contents, mode and owner. `secret` contents are
     /// never shown in the diff or the journal.
     Write { contents: Contents, mode: u32, owner: Owner, secret: bool },
-    /// Remove the file (after backing it up).
-    Delete,
+    /// Remove the file, after backing it up unless every byte of it is Builderbar's own.
+    Delete { backup: bool },
+    /// Create the directory (its parent exists, or an earlier entry creates it).
+    MakeDir { mode: u32, owner: Owner },
+    /// Remove the directory if it is empty when the script gets to it (a later file keeps it).
+    RemoveDir,
+}
+
+impl FileChange {
+    pub fn is_dir(&self) -> bool {
+        matches!(self, FileChange::MakeDir { .. } | FileChange::RemoveDir)
+    }
 }
 
 /// What is at the target path now, as far as we can see without privileges.
@@ -142,12 +152,74 @@ impl Plan {
 
     /// Delete `path` (it is backed up first). Left out when the file does not exist.
     pub fn delete(&mut self, path: impl AsRef<Path>) -> Result<&mut Plan, PrivilegedError> {
-        let path = path.as_ref();
+        self.push_delete(path.as_ref(), true)
+    }
+
+    /// Delete `path`, which holds only what Builderbar wrote (our key, a file of our lines
+    /// alone), without a backup: a backup would keep a secret, or litter a directory that
+    /// setup created, and holds nothing of the user's.
+    pub fn delete_ours(&mut self, path: impl AsRef<Path>) -> Result<&mut Plan, PrivilegedError> {
+        self.push_delete(path.as_ref(), false)
+    }
+
+    fn push_delete(&mut self, path: &Path, backup: bool) -> Result<&mut Plan, PrivilegedError> {
         self.check_new(path)?;
         if let Some(before) = current_state(path)? {
-            self.files.push(PlannedFile { path: path.to_path_buf(), change: FileChange::Delete, before: Some(before) });
+            let change = FileChange::Delete { backup };
+            self.files.push(PlannedFile { path: path.to_path_buf(), change, before: Some(before) });
         }
         Ok(self)
+    }
+
+    /// Creates every missing directory on the way to `dir` (outermost first), so that files
+    /// can be written into it; nothing is added for directories that exist.
+    pub fn create_dirs(
+        &mut self,
+        dir: impl AsRef<Path>,
+        mode: u32,
+        owner: Owner,
+    ) -> Result<&mut Plan, PrivilegedError> {
+        let dir = dir.as_ref();
+        check_target(dir)?;
+        let mut missing = Vec::new();
+        let mut at = Some(dir);
+        while let Some(d) = at {
+            if d.is_dir() || self.creates_dir(d) {
+                break;
+            }
+            match fs::symlink_metadata(d) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => missing.push(d.to_path_buf()),
+                Err(source) => return Err(PrivilegedError::ReadCurrent { path: d.to_path_buf(), source }),
+                Ok(_) => return Err(invalid(d, "it exists and is not a directory")),
+            }
+            at = d.parent();
+        }
+        for d in missing.into_iter().rev() {
+            self.files.push(PlannedFile { path: d, change: FileChange::MakeDir { mode, owner }, before: None });
+        }
+        Ok(self)
+    }
+
+    /// Removes the directory `dir` if it is empty once the Plan's earlier entries are applied
+    /// (the script checks again and keeps a directory that is not). Left out when it is gone.
+    pub fn remove_dir_if_empty(&mut self, dir: impl AsRef<Path>) -> Result<&mut Plan, PrivilegedError> {
+        let dir = dir.as_ref();
+        check_target(dir)?;
+        let Ok(entries) = fs::read_dir(dir) else { return Ok(self) };
+        let removed = |p: &Path| {
+            self.files
+                .iter()
+                .any(|f| f.path == p && matches!(f.change, FileChange::Delete { .. } | FileChange::RemoveDir))
+        };
+        if entries.flatten().all(|e| removed(&e.path())) {
+            let before = dir_state(dir)?;
+            self.files.push(PlannedFile { path: dir.to_path_buf(), change: FileChange::RemoveDir, before });
+        }
+        Ok(self)
+    }
+
+    fn creates_dir(&self, dir: &Path) -> bool {
+        self.files.iter().any(|f| f.path == dir && matches!(f.change, FileChange::MakeDir { .. }))
     }
 
     /// Restart the daemon after the files changed.
@@ -194,7 +266,7 @@ impl Plan {
 
     fn check_new(&self, path: &Path) -> Result<(), PrivilegedError> {
         check_target(path)?;
-        if !path.parent().is_some_and(Path::is_dir) {
+        if !path.parent().is_some_and(|p| p.is_dir() || self.creates_dir(p)) {
             return Err(invalid(path, "its directory does not exist"));
         }
         if self.files.iter().any(|f| f.path == path) {
@@ -251,6 +323,20 @@ pub(crate) fn current_state(path: &Path) -> Result<Option<Existing>, PrivilegedE
     }))
 }
 
+/// A directory's mode and owner (no bytes), for the diff and the journal.
+fn dir_state(path: &Path) -> Result<Option<Existing>, PrivilegedError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => Ok(Some(Existing {
+            mode: m.permissions().mode() & 0o7777,
+            owner: Owner { uid: m.uid(), gid: m.gid() },
+            bytes: None,
+        })),
+        Ok(_) => Err(invalid(path, "it exists and is not a directory")),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(PrivilegedError::ReadCurrent { path: path.to_path_buf(), source }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,6 +389,36 @@ mod tests {
         assert!(plan.write(dir.path().join("g"), "x", 0o10644, Owner::ROOT).is_err());
         let e = plan.write(dir.path().join("no/such/dir"), "x", 0o644, Owner::ROOT).unwrap_err();
         assert!(e.to_string().ends_with("its directory does not exist"), "{e}");
+    }
+
+    #[test]
+    fn missing_directories_are_created_outermost_first_and_removed_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b");
+        let mut plan = Plan::new();
+        plan.create_dirs(&deep, 0o755, Owner::ROOT).unwrap();
+        plan.write(deep.join("machines"), "x\n", 0o644, Owner::ROOT).unwrap();
+        let kinds: Vec<_> = plan.files.iter().map(|f| (f.path.clone(), f.change.is_dir())).collect();
+        assert_eq!(kinds, [(dir.path().join("a"), true), (deep.clone(), true), (deep.join("machines"), false)],);
+        // Existing directories add nothing.
+        let mut again = Plan::new();
+        again.create_dirs(dir.path(), 0o755, Owner::ROOT).unwrap();
+        assert!(again.is_empty());
+
+        fs::create_dir_all(&deep).unwrap();
+        fs::write(deep.join("machines"), "x\n").unwrap();
+        let mut undo = Plan::new();
+        undo.delete_ours(deep.join("machines")).unwrap();
+        undo.remove_dir_if_empty(&deep).unwrap();
+        undo.remove_dir_if_empty(dir.path().join("a")).unwrap();
+        assert_eq!(undo.files.len(), 3, "{:?}", undo.files);
+        // A directory holding something else of the user's stays.
+        fs::write(deep.join("theirs"), "y").unwrap();
+        let mut keep = Plan::new();
+        keep.delete(deep.join("machines")).unwrap();
+        keep.remove_dir_if_empty(&deep).unwrap();
+        keep.remove_dir_if_empty(dir.path().join("a")).unwrap();
+        assert_eq!(keep.files.len(), 1, "{:?}", keep.files);
     }
 
     #[test]

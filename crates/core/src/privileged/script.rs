@@ -18,8 +18,12 @@ pub const SHELL: &str = "/bin/sh";
 pub enum Op {
     /// `write TARGET SOURCE MODE UID GID`
     Write { target: PathBuf, source: PathBuf, mode: u32, uid: u32, gid: u32 },
-    /// `delete TARGET`
-    Delete { target: PathBuf },
+    /// `delete TARGET` (backed up first) or `remove TARGET` (no backup)
+    Delete { target: PathBuf, backup: bool },
+    /// `mkdir TARGET MODE UID GID`
+    MakeDir { target: PathBuf, mode: u32, uid: u32, gid: u32 },
+    /// `rmdir TARGET` (only if empty)
+    RemoveDir { target: PathBuf },
 }
 
 /// Everything the script is told, all as separate arguments.
@@ -52,8 +56,19 @@ impl Invocation {
                     v.push(uid.to_string().into());
                     v.push(gid.to_string().into());
                 }
-                Op::Delete { target } => {
-                    v.push("delete".into());
+                Op::Delete { target, backup } => {
+                    v.push(if *backup { "delete" } else { "remove" }.into());
+                    v.push(target.clone().into());
+                }
+                Op::MakeDir { target, mode, uid, gid } => {
+                    v.push("mkdir".into());
+                    v.push(target.clone().into());
+                    v.push(format!("{mode:04o}").into());
+                    v.push(uid.to_string().into());
+                    v.push(gid.to_string().into());
+                }
+                Op::RemoveDir { target } => {
+                    v.push("rmdir".into());
                     v.push(target.clone().into());
                 }
             }
@@ -84,7 +99,7 @@ mod tests {
                     uid: 0,
                     gid: 0,
                 },
-                Op::Delete { target: "/etc/nix/$(x)".into() },
+                Op::Delete { target: "/etc/nix/$(x)".into(), backup: true },
             ],
             restart: Some(vec![
                 "launchctl".into(),

@@ -164,6 +164,7 @@ pub fn plan_setup(
     if changes.darwin_snippet.is_none() {
         let secret = std::fs::read(keys.client_private())
             .map_err(|source| KeyError::Write { path: keys.client_private(), source })?;
+        plan.create_dirs(&target.nix_conf_dir, 0o755, target.owner)?;
         plan.write_secret(target.installed_key(), secret, 0o600, target.owner)?;
     }
     add_changes(&mut plan, &changes, target)?;
@@ -174,8 +175,15 @@ pub fn plan_setup(
     Ok(SetupPlan { plan, owner, changes, view })
 }
 
-/// Computes the removal of everything setup added, restoring the user's bytes.
-pub fn plan_unsetup(host: Host, target: &WiringTarget, elevation: &str) -> Result<SetupPlan, SetupError> {
+/// Computes the removal of everything setup added, restoring the user's bytes. `created_dirs`
+/// are the directories earlier Plans created (`Journal::created_dirs`): those that the removal
+/// leaves empty go too, innermost first.
+pub fn plan_unsetup(
+    host: Host,
+    target: &WiringTarget,
+    elevation: &str,
+    created_dirs: &[PathBuf],
+) -> Result<SetupPlan, SetupError> {
     let owner = owner_of(target)?;
     let changes = unwire_changes(
         &owner,
@@ -186,7 +194,12 @@ pub fn plan_unsetup(host: Host, target: &WiringTarget, elevation: &str) -> Resul
     .map_err(|e| SetupError::Nix(e.to_string()))?;
     let mut plan = Plan::new();
     add_changes(&mut plan, &changes, target)?;
-    plan.delete(target.installed_key())?;
+    plan.delete_ours(target.installed_key())?;
+    let mut dirs = created_dirs.to_vec();
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+    for d in dirs {
+        plan.remove_dir_if_empty(d)?;
+    }
     if let Some(r) = restart_for(host, target, changes.restart_daemon) {
         plan.restart(r);
     }
@@ -198,12 +211,17 @@ fn add_changes(plan: &mut Plan, changes: &NixChanges, target: &WiringTarget) -> 
     for f in &changes.files {
         match &f.after {
             Some(bytes) => {
-                // Keep the mode of a file we edit; new files are world-readable config.
+                // Keep the mode of a file we edit; new files are world-readable config. A
+                // `builders = @FILE` may name a file in a directory that does not exist yet.
+                if let Some(dir) = f.path.parent() {
+                    plan.create_dirs(dir, 0o755, target.owner)?;
+                }
                 let mode = mode_of(&f.path).unwrap_or(0o644);
                 plan.write(&f.path, bytes.clone(), mode, target.owner)?;
             }
+            // Unwiring deletes only files that held nothing but our lines.
             None => {
-                plan.delete(&f.path)?;
+                plan.delete_ours(&f.path)?;
             }
         }
     }
