@@ -36,9 +36,11 @@ use serde_json::{json, Value};
 const USER: &str = "alice";
 const PORT: u16 = 31022;
 const CORES: u32 = 4;
-/// What the stand-ins print: the versions nixpkgs 25.05 (the flake's nixpkgs) ships.
+/// What the stand-ins print: fixed, recent releases (any would do; the checks only show them).
 const NIX_VERSION: &str = "nix (Nix) 2.28.3";
 const QEMU_VERSION: &str = "QEMU emulator version 10.0.2";
+/// The image's name as nix/image-builderbar.nix writes it for the flake's nixpkgs.
+const IMAGE_NAME: &str = "Builderbar builder (NixOS 26.05)";
 const SSH_BANNER: &str = "SSH-2.0-OpenSSH_10.0";
 /// nix.conf as the Nix installer leaves it, with the user already trusted (the app's setup
 /// does not add users to trusted-users; `builderbar setup --trust-me` does).
@@ -177,7 +179,7 @@ impl Scene {
         let system = host.native_linux_system();
         let console = if system.starts_with("aarch64") { "ttyAMA0" } else { "ttyS0" };
         let manifest = json!({
-            "schema": 1, "name": "Builderbar builder (NixOS 25.05)", "system": system,
+            "schema": 1, "name": IMAGE_NAME, "system": system,
             "kernel": "kernel", "initrd": "initrd", "console": console,
             "ssh": {"user": "builder"}, "host_key": {"kind": "runtime"},
             "keys": {"channel": "fw_cfg", "prefix": "opt/builderbar"}
@@ -270,7 +272,7 @@ fn running() -> VmStatus {
         pid: Some(4242),
         port: Some(PORT),
         accelerator: Some("hvf".into()),
-        image: Some("Builderbar builder (NixOS 25.05)".into()),
+        image: Some(IMAGE_NAME.into()),
         started_at_ms: Some(0),
         notice: None,
     }

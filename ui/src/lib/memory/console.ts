@@ -24,7 +24,7 @@ export function bootLines(arch: Arch): string[] {
     "[  OK  ] Started OpenSSH Daemon.",
     "[  OK  ] Reached target Multi-User System.",
     "",
-    `<<< Welcome to NixOS 25.05 (${arch}) - ${tty} >>>`,
+    `<<< Welcome to NixOS 26.05 (${arch}) - ${tty} >>>`,
     "",
   ];
 }
