@@ -14,12 +14,18 @@ use crate::setup::wiring::{builder_info, plan_setup, BuilderIdentity, WiringTarg
 /// Doctor checks that stop setup (the others are what setup fixes, or need a running builder).
 pub const BLOCKING_CHECKS: [&str; 3] = ["nix-installed", "nix-conf-owner", "port"];
 
-fn step(id: SetupStepId, state: StepState, detail: impl Into<String>, error: Option<ErrorReport>) -> SetupStep {
-    SetupStep { id, title: id.title().into(), state, detail: detail.into(), progress: None, error }
+fn step(
+    host: Host,
+    id: SetupStepId,
+    state: StepState,
+    detail: impl Into<String>,
+    error: Option<ErrorReport>,
+) -> SetupStep {
+    SetupStep { id, title: id.title(host).into(), state, detail: detail.into(), progress: None, error }
 }
 
-fn failed(id: SetupStepId, e: ErrorReport) -> SetupStep {
-    step(id, StepState::Failed, e.message.clone(), Some(e))
+fn failed(host: Host, id: SetupStepId, e: ErrorReport) -> SetupStep {
+    step(host, id, StepState::Failed, e.message.clone(), Some(e))
 }
 
 /// What setup needs, resolved by the caller.
@@ -52,12 +58,14 @@ pub fn setup_needed(i: &SetupInputs<'_>) -> bool {
 
 /// Where each step stands now. `doctor` is the latest report, if one was run.
 pub fn steps(i: &SetupInputs<'_>, doctor: Option<&DoctorReport>) -> Vec<SetupStep> {
+    let h = i.host;
     let mut out = Vec::new();
     out.push(match doctor {
-        None => step(SetupStepId::Checks, StepState::Pending, "", None),
+        None => step(h, SetupStepId::Checks, StepState::Pending, "", None),
         Some(r) => {
             match r.checks.iter().find(|c| c.status == CheckStatus::Fail && BLOCKING_CHECKS.contains(&c.id.as_str())) {
                 Some(c) => failed(
+                    h,
                     SetupStepId::Checks,
                     ErrorReport {
                         message: format!("{}: {}", c.title, c.cause.clone().unwrap_or_default()),
@@ -66,35 +74,35 @@ pub fn steps(i: &SetupInputs<'_>, doctor: Option<&DoctorReport>) -> Vec<SetupSte
                     },
                 ),
                 None => {
-                    step(SetupStepId::Checks, StepState::Done, "Nix, its configuration and the port are ready", None)
+                    step(h, SetupStepId::Checks, StepState::Done, "Nix, its configuration and the port are ready", None)
                 }
             }
         }
     });
     let image = i.image_dir.clone().and_then(|d| ImageManifest::load(&d).map_err(|e| ErrorReport::from_error(&e)));
     out.push(match &image {
-        Ok(m) => step(SetupStepId::Image, StepState::Done, m.name.clone(), None),
-        Err(e) => failed(SetupStepId::Image, e.clone()),
+        Ok(m) => step(h, SetupStepId::Image, StepState::Done, m.name.clone(), None),
+        Err(e) => failed(h, SetupStepId::Image, e.clone()),
     });
     let keys = InstallKeys::ensure(&i.keys_dir).and_then(|k| k.client_public().map(|p| fingerprint(&p)));
     out.push(match keys {
-        Ok(fp) => step(SetupStepId::Keys, StepState::Done, format!("client key {fp}"), None),
-        Err(e) => failed(SetupStepId::Keys, ErrorReport::from_error(&e)),
+        Ok(fp) => step(h, SetupStepId::Keys, StepState::Done, format!("client key {fp}"), None),
+        Err(e) => failed(h, SetupStepId::Keys, ErrorReport::from_error(&e)),
     });
     let wired = identity(i).ok().and_then(|(_, id)| builder_info(&id, i.target).ok()).map(|b| b.wired);
     let (auth, restart) = match wired {
         Some(true) => (
-            step(SetupStepId::Authorize, StepState::Done, "Nix is wired to the builder", None),
-            step(SetupStepId::Restart, StepState::Done, "", None),
+            step(h, SetupStepId::Authorize, StepState::Done, "Nix is wired to the builder", None),
+            step(h, SetupStepId::Restart, StepState::Done, "", None),
         ),
         _ => (
-            step(SetupStepId::Authorize, StepState::Pending, "", None),
-            step(SetupStepId::Restart, StepState::Pending, "", None),
+            step(h, SetupStepId::Authorize, StepState::Pending, "", None),
+            step(h, SetupStepId::Restart, StepState::Pending, "", None),
         ),
     };
     out.push(auth);
     out.push(restart);
-    out.push(step(SetupStepId::TestBuild, StepState::Pending, "", None));
+    out.push(step(h, SetupStepId::TestBuild, StepState::Pending, "", None));
     out
 }
 

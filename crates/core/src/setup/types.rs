@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::error::ErrorReport;
+use crate::host::{Host, Os};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
@@ -39,9 +40,13 @@ impl SetupStepId {
         SetupStepId::TestBuild,
     ];
 
-    pub fn title(self) -> &'static str {
+    /// What the setup window calls the step on `host` (only the checks name the machine).
+    pub fn title(self, host: Host) -> &'static str {
         match self {
-            SetupStepId::Checks => "Check this Mac",
+            SetupStepId::Checks => match host.os {
+                Os::Macos => "Check this Mac",
+                Os::Linux => "Check this computer",
+            },
             SetupStepId::Image => "Builder image",
             SetupStepId::Keys => "SSH keys",
             SetupStepId::Authorize => "Authorize the change",
