@@ -1,4 +1,5 @@
-// Every view in light and dark, for docs/screenshots and for review.
+// Every view in light and dark, for docs/screenshots and for review. The in-memory backend
+// shows what the core wrote for a Mac (ui/src/lib/bindings/fixtures/); see docs/screenshots.
 import { expect, test } from "@playwright/test";
 import { shot } from "./helpers";
 
@@ -8,7 +9,8 @@ for (const scheme of ["light", "dark"] as const) {
 
     test(`dashboard running (${scheme})`, async ({ page }) => {
       await page.setViewportSize({ width: 360, height: 480 });
-      await page.goto("/?scenario=running&metrics=100#/dashboard");
+      // Set up and running: the builder is wired into Nix, as after the first-run setup.
+      await page.goto("/?scenario=setup-done&state=running&metrics=100#/dashboard");
       await expect(page.getByRole("status", { name: "Builder state: Running" })).toBeVisible();
       await expect(page.getByTestId("cpu")).toBeVisible();
       await page.waitForTimeout(3000);
@@ -27,7 +29,7 @@ for (const scheme of ["light", "dark"] as const) {
       await expect(page.locator(".xterm-rows")).toContainText("Welcome to NixOS");
       await page.locator(".xterm-helper-textarea").focus();
       await page.keyboard.type("uname -a\n");
-      await expect(page.locator(".xterm-rows")).toContainText("Linux builder 6.6.52");
+      await expect(page.locator(".xterm-rows")).toContainText("Linux builder 6.12.30");
       await shot(page, `console-${scheme}`);
     });
 
@@ -41,7 +43,7 @@ for (const scheme of ["light", "dark"] as const) {
 
     test(`doctor (${scheme})`, async ({ page }) => {
       await page.goto("/#/doctor");
-      await expect(page.getByText("1 problem, 1 warning")).toBeVisible();
+      await expect(page.getByText("3 problems")).toBeVisible();
       await shot(page, `doctor-${scheme}`);
     });
 

@@ -17,8 +17,10 @@ fn the_nix_provider_builds_an_image_that_the_supervisor_boots() {
     };
     let mut events = Vec::new();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    // Root, single-user: the host's real store, like the setup test's remote build.
-    let provider = NixProvider::new().env("NIX_REMOTE", "");
+    // Root, single-user: the host's real store, like the setup test's remote build. The test
+    // image's builder uses the host's /bin (it has no nixpkgs), which a sandbox would hide; and
+    // this machine has no cache to ask. Said here, so the machine's own nix.conf does not decide.
+    let provider = NixProvider::new().env("NIX_REMOTE", "").env("NIX_CONFIG", "sandbox = false\nsubstituters =");
     let built = rt.block_on(provider.build(&source, |e| events.push(format!("{e:?}")))).unwrap_or_else(|e| {
         panic!("nix provider: {e}\nevents: {events:#?}");
     });

@@ -1,5 +1,6 @@
-//! open_window, reveal_logs, app_quit, app_tray_state.
+//! open_window, reveal_logs, app_quit, app_tray_state, app_host.
 
+use builderbar_core::host::Host;
 use tauri::{AppHandle, Manager, Runtime, State};
 
 use super::result::{bad_argument, CmdResult};
@@ -40,4 +41,11 @@ pub async fn app_quit<R: Runtime>(app: AppHandle<R>, stop_builder: bool) -> CmdR
 #[tauri::command]
 pub fn app_tray_state(state: State<'_, AppState>) -> CmdResult<TrayView> {
     Ok(state.tray.lock().expect("tray view").view.clone())
+}
+
+/// The machine the app runs on, so the UI words things for it ("this Mac") and offers only its
+/// accelerators.
+#[tauri::command]
+pub fn app_host(state: State<'_, AppState>) -> CmdResult<Host> {
+    Ok(state.ctx().host)
 }

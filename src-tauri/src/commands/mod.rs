@@ -36,6 +36,7 @@ pub fn handler<R: tauri::Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
         app::reveal_logs,
         app::app_quit,
         app::app_tray_state,
+        app::app_host,
     ]
 }
 

@@ -25,4 +25,5 @@ pub const COMMANDS: &[&str] = &[
     "reveal_logs",
     "app_quit",
     "app_tray_state",
+    "app_host",
 ];

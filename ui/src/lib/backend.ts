@@ -5,6 +5,8 @@ import type { BuilderInfo } from "./bindings/BuilderInfo";
 import type { DoctorReport } from "./bindings/DoctorReport";
 import type { ErrorReport } from "./bindings/ErrorReport";
 import type { FieldError } from "./bindings/FieldError";
+import type { WindowKind } from "./bindings/fixtures/WindowKind";
+import type { Host } from "./bindings/Host";
 import type { MetricsSample } from "./bindings/MetricsSample";
 import type { Settings } from "./bindings/Settings";
 import type { SettingsSaved } from "./bindings/SettingsSaved";
@@ -13,14 +15,8 @@ import type { SetupStep } from "./bindings/SetupStep";
 import type { TestBuildResult } from "./bindings/TestBuildResult";
 import type { VmStatus } from "./bindings/VmStatus";
 
-export type WindowKind = "dashboard" | "console" | "settings" | "doctor" | "setup";
-export const WINDOW_KINDS: readonly WindowKind[] = [
-  "dashboard",
-  "console",
-  "settings",
-  "doctor",
-  "setup",
-];
+/** The app's windows, as src-tauri defines them (written by src-tauri/tests/ui_fixtures.rs). */
+export { WINDOW_KINDS, type WindowKind } from "./bindings/fixtures/WindowKind";
 
 export type Unsubscribe = () => void;
 
@@ -71,6 +67,8 @@ export interface Backend {
   openWindow(kind: WindowKind): Promise<void>;
   /** `reveal_logs` */
   revealLogs(): Promise<void>;
+  /** `app_host`: the machine the app runs on, for host-specific words and choices. */
+  appHost(): Promise<Host>;
   /** `app_quit {stopBuilder}` */
   appQuit(stopBuilder: boolean): Promise<void>;
   /** Event `vm://status`. */

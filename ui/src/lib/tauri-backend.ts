@@ -6,6 +6,7 @@ import { EVENT_SETUP_STEP, EVENT_VM_STATUS, toBytes } from "./backend";
 import type { BuilderInfo } from "./bindings/BuilderInfo";
 import type { DoctorReport } from "./bindings/DoctorReport";
 import type { FieldError } from "./bindings/FieldError";
+import type { Host } from "./bindings/Host";
 import type { MetricsSample } from "./bindings/MetricsSample";
 import type { Settings } from "./bindings/Settings";
 import type { SettingsSaved } from "./bindings/SettingsSaved";
@@ -81,6 +82,9 @@ export class TauriBackend implements Backend {
   }
   revealLogs() {
     return invoke<void>("reveal_logs");
+  }
+  appHost() {
+    return invoke<Host>("app_host");
   }
   appQuit(stopBuilder: boolean) {
     return invoke<void>("app_quit", { stopBuilder });

@@ -46,22 +46,39 @@ describe("Settings", () => {
     expect(input("Cores").getAttribute("aria-invalid")).toBe("false");
   });
 
-  it("validates memory, disk, accelerator and idle minutes", async () => {
+  it("validates memory, disk and idle minutes", async () => {
     memory();
     render(SettingsView);
     await waitFor(() => expect(input("Cores").value).toBe("4"));
     await set("Memory", "128");
     await set("Disk", "0");
-    await fireEvent.change(screen.getByLabelText("Accelerator"), { target: { value: "kvm" } });
     await fireEvent.click(screen.getByLabelText("Start on demand when a build connects"));
     await set("Stop after", "0");
     expect(
       await screen.findByText(/Memory is 128 MiB; the builder needs at least 256 MiB/),
     ).toBeTruthy();
     expect(screen.getByText("Disk is 0 GiB; choose 1 to 4096")).toBeTruthy();
-    expect(screen.getByText(/Accelerator kvm exists only on Linux/)).toBeTruthy();
     expect(screen.getByText("Idle minutes is 0; choose 1 to 1440 minutes")).toBeTruthy();
+    expect(input("Stop after").getAttribute("aria-describedby")).toBe("err-idle_minutes");
     expect(save().disabled).toBe(true);
+  });
+
+  it("offers the host's accelerators, and shows the core's message for a saved one it lacks", async () => {
+    const options = () =>
+      [...(screen.getByLabelText("Accelerator") as HTMLSelectElement).options].map((o) => o.value);
+    memory({ host: "linux-x86_64" });
+    const linux = render(SettingsView);
+    await waitFor(() => expect(options()).toEqual(["auto", "kvm", "tcg"]));
+    linux.unmount();
+
+    const b = memory();
+    const get = b.settingsGet.bind(b);
+    b.settingsGet = async () => ({ ...(await get()), accelerator: "kvm" });
+    render(SettingsView);
+    await waitFor(() => expect(options()).toEqual(["auto", "hvf", "tcg", "kvm"]));
+    expect(await screen.findByText(/Accelerator kvm exists only on Linux/)).toBeTruthy();
+    await fireEvent.change(screen.getByLabelText("Accelerator"), { target: { value: "hvf" } });
+    await waitFor(() => expect(screen.queryByText(/exists only on Linux/)).toBeNull());
   });
 
   it("saves; says nothing about a restart while the builder is stopped", async () => {

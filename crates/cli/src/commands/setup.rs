@@ -151,13 +151,14 @@ pub async fn setup(ctx: &Ctx, flags: &TargetFlags, yes: bool, dry_run: bool, tru
     }
     ensure_running(ctx, &settings, "for the test build").await?;
     printer.show(&SetupStep::new(
+        ctx.host,
         SetupStepId::TestBuild,
         StepState::Running,
         "proving the wiring with nix-build --max-jobs 0 …",
         None,
     ));
     let result = flow.test_build(&ctx.supervisor).await?;
-    printer.show(&result.step());
+    printer.show(&result.step(ctx.host));
     if result.ok {
         println!("Test build ran on the builder: {} ({} ms)", result.output, result.duration_ms);
         return Ok(());

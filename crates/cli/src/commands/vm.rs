@@ -192,7 +192,7 @@ pub async fn watch(ctx: &Ctx, json: bool, until: Option<&str>) -> CliResult {
     }
 }
 
-pub fn argv(ctx: &Ctx, image: Option<&Path>) -> CliResult {
+pub fn argv(ctx: &Ctx, image: Option<&Path>, json: bool) -> CliResult {
     let settings = ctx.settings()?;
     let dir = match image {
         Some(p) => p.to_path_buf(),
@@ -202,6 +202,11 @@ pub fn argv(ctx: &Ctx, image: Option<&Path>) -> CliResult {
     let files = builderbar_core::vm::VmFiles::new(&ctx.paths);
     let facts = builderbar_core::vm::accel::AccelFacts::probe(&files.kvm_broken_marker());
     let accel = builderbar_core::vm::accel::resolve(settings.accelerator, ctx.host, manifest.guest_arch(), facts)?;
-    println!("{}", builderbar_core::vm::qemu_argv(ctx.host, &manifest, &settings, accel, &files).pretty());
+    let argv = builderbar_core::vm::qemu_argv(ctx.host, &manifest, &settings, accel, &files);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&argv).expect("an argv serializes"));
+    } else {
+        println!("{}", argv.pretty());
+    }
     Ok(())
 }

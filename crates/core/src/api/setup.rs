@@ -84,15 +84,17 @@ impl SetupFlow {
 
     /// Where each step stands now. `doctor` is the latest report, if one was run.
     pub fn steps(&self, doctor: Option<&DoctorReport>) -> Vec<SetupStep> {
+        let h = self.ctx.host;
         let mut out = Vec::new();
         out.push(match doctor {
-            None => SetupStep::new(SetupStepId::Checks, StepState::Pending, "", None),
+            None => SetupStep::new(h, SetupStepId::Checks, StepState::Pending, "", None),
             Some(r) => match r
                 .checks
                 .iter()
                 .find(|c| c.status == CheckStatus::Fail && BLOCKING_CHECKS.contains(&c.id.as_str()))
             {
                 Some(c) => SetupStep::failed(
+                    h,
                     SetupStepId::Checks,
                     ErrorReport {
                         message: format!("{}: {}", c.title, c.cause.clone().unwrap_or_default()),
@@ -101,6 +103,7 @@ impl SetupFlow {
                     },
                 ),
                 None => SetupStep::new(
+                    h,
                     SetupStepId::Checks,
                     StepState::Done,
                     "Nix, its configuration and the port are ready",
@@ -109,29 +112,29 @@ impl SetupFlow {
             },
         });
         out.push(match self.image() {
-            Ok(m) => SetupStep::new(SetupStepId::Image, StepState::Done, m.name.clone(), None),
-            Err(e) => SetupStep::failed(SetupStepId::Image, e.into()),
+            Ok(m) => SetupStep::new(h, SetupStepId::Image, StepState::Done, m.name.clone(), None),
+            Err(e) => SetupStep::failed(h, SetupStepId::Image, e.into()),
         });
         let keys =
             InstallKeys::ensure(&self.ctx.paths.keys_dir()).and_then(|k| k.client_public().map(|p| fingerprint(&p)));
         out.push(match keys {
-            Ok(fp) => SetupStep::new(SetupStepId::Keys, StepState::Done, format!("client key {fp}"), None),
-            Err(e) => SetupStep::failed(SetupStepId::Keys, ApiError::from(e).into()),
+            Ok(fp) => SetupStep::new(h, SetupStepId::Keys, StepState::Done, format!("client key {fp}"), None),
+            Err(e) => SetupStep::failed(h, SetupStepId::Keys, ApiError::from(e).into()),
         });
         let wired = self.identity().ok().and_then(|(_, _, id)| is_wired(&id, &self.target).ok());
         let (auth, restart) = match wired {
             Some(true) => (
-                SetupStep::new(SetupStepId::Authorize, StepState::Done, "Nix is wired to the builder", None),
-                SetupStep::new(SetupStepId::Restart, StepState::Done, "", None),
+                SetupStep::new(h, SetupStepId::Authorize, StepState::Done, "Nix is wired to the builder", None),
+                SetupStep::new(h, SetupStepId::Restart, StepState::Done, "", None),
             ),
             _ => (
-                SetupStep::new(SetupStepId::Authorize, StepState::Pending, "", None),
-                SetupStep::new(SetupStepId::Restart, StepState::Pending, "", None),
+                SetupStep::new(h, SetupStepId::Authorize, StepState::Pending, "", None),
+                SetupStep::new(h, SetupStepId::Restart, StepState::Pending, "", None),
             ),
         };
         out.push(auth);
         out.push(restart);
-        out.push(SetupStep::new(SetupStepId::TestBuild, StepState::Pending, "", None));
+        out.push(SetupStep::new(h, SetupStepId::TestBuild, StepState::Pending, "", None));
         out
     }
 

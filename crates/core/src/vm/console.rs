@@ -219,10 +219,13 @@ pub async fn send_input(serial_socket: &Path, bytes: &[u8]) -> std::io::Result<(
     let fut = async {
         let mut s = tokio::net::UnixStream::connect(serial_socket).await?;
         s.write_all(bytes).await?;
-        s.flush().await?;
-        // Give qemu a moment to read before the connection closes.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        s.shutdown().await
+        // Half-close, then wait for qemu to close its end: it reads our bytes before it sees
+        // the end of the stream. Closing at once raced qemu under load: on a hang-up it may
+        // drop the connection with our bytes unread. (Its output here is in console.log too.)
+        s.shutdown().await?;
+        let mut sink = [0u8; 4096];
+        while s.read(&mut sink).await? > 0 {}
+        Ok(())
     };
     tokio::time::timeout(Duration::from_secs(2), fut).await.map_err(|_| {
         std::io::Error::new(

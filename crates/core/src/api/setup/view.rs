@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::api::error::ErrorReport;
+use crate::host::{Host, Os};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
@@ -40,9 +41,13 @@ impl SetupStepId {
         SetupStepId::TestBuild,
     ];
 
-    pub fn title(self) -> &'static str {
+    /// What the setup window calls the step on `host` (only the checks name the machine).
+    pub fn title(self, host: Host) -> &'static str {
         match self {
-            SetupStepId::Checks => "Check this Mac",
+            SetupStepId::Checks => match host.os {
+                Os::Macos => "Check this Mac",
+                Os::Linux => "Check this computer",
+            },
             SetupStepId::Image => "Builder image",
             SetupStepId::Keys => "SSH keys",
             SetupStepId::Authorize => "Authorize the change",
@@ -66,13 +71,20 @@ pub struct SetupStep {
 }
 
 impl SetupStep {
-    pub fn new(id: SetupStepId, state: StepState, detail: impl Into<String>, error: Option<ErrorReport>) -> SetupStep {
-        SetupStep { id, title: id.title().into(), state, detail: detail.into(), progress: None, error }
+    /// A step as `host`'s setup window titles it.
+    pub fn new(
+        host: Host,
+        id: SetupStepId,
+        state: StepState,
+        detail: impl Into<String>,
+        error: Option<ErrorReport>,
+    ) -> SetupStep {
+        SetupStep { id, title: id.title(host).into(), state, detail: detail.into(), progress: None, error }
     }
 
     /// A failed step: its detail is the error's message.
-    pub fn failed(id: SetupStepId, error: ErrorReport) -> SetupStep {
-        SetupStep::new(id, StepState::Failed, error.message.clone(), Some(error))
+    pub fn failed(host: Host, id: SetupStepId, error: ErrorReport) -> SetupStep {
+        SetupStep::new(host, id, StepState::Failed, error.message.clone(), Some(error))
     }
 }
 
@@ -108,15 +120,17 @@ pub struct TestBuildResult {
 
 impl TestBuildResult {
     /// The test-build step as this result leaves it.
-    pub fn step(&self) -> SetupStep {
+    pub fn step(&self, host: Host) -> SetupStep {
         match &self.error {
             None if self.ok => SetupStep::new(
+                host,
                 SetupStepId::TestBuild,
                 StepState::Done,
                 format!("built on the builder: {} ({} ms)", self.output, self.duration_ms),
                 None,
             ),
             error => SetupStep::failed(
+                host,
                 SetupStepId::TestBuild,
                 error.clone().unwrap_or_else(|| ErrorReport {
                     message: "the test build failed".into(),

@@ -36,9 +36,10 @@ pub(super) async fn derive(files: &VmFiles, console: &ConsoleHub) -> VmStatus {
     let run = read_json::<RunRecord>(&files.run_record());
     if let Some(pid) = live_pid(&files.pidfile()) {
         let Some(run) = run else { return VmStatus { pid: Some(pid), ..VmStatus::of(VmState::Starting) } };
+        // Running = the banner answers; a booted guest under TCG can take over 0.5 s to send it.
         let state = if files.stopping_marker().exists() {
             VmState::Stopping
-        } else if probe_banner(run.port, Duration::from_millis(500)).await.is_some() {
+        } else if probe_banner(run.port, Duration::from_secs(2)).await.is_some() {
             VmState::Running
         } else {
             VmState::Starting

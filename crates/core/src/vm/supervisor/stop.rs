@@ -1,5 +1,5 @@
-//! Stop: the stopping marker, ACPI power-off over QMP, wait, QMP `quit`, then SIGKILL. The
-//! state disk survives; a guest still booting gets only a moment.
+//! Stop: the stopping marker, the guest's power key over QMP, wait, QMP `quit`, then SIGKILL.
+//! The state disk survives; a guest still booting gets only a moment.
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use super::records::{cleanup_run_files, clear_failure, read_json};
 use super::Supervisor;
 
 impl Supervisor {
-    /// Graceful stop: ACPI powerdown, then QMP quit, then SIGKILL. The state disk survives.
+    /// Graceful stop: the guest's power key (QMP system_powerdown), then QMP quit, then SIGKILL. The state disk survives.
     pub async fn stop(&self, graceful_timeout: Duration) -> Result<VmStatus, VmError> {
         let _op = self.inner.op.lock().await;
         let files = self.files();
@@ -35,11 +35,13 @@ impl Supervisor {
         s.state = VmState::Stopping;
         s.pid = Some(pid);
         self.set(s);
-        // A guest that is still booting may not handle the power button yet (and runs no
-        // builds): give it only a moment before qemu is told to quit.
+        // A guest that is still booting may not handle the power key yet (and runs no
+        // builds): give it only a moment before qemu is told to quit. A booting guest's
+        // forward closes at once; a booted one under TCG takes up to ~0.5 s to send its
+        // banner (measured, aarch64), so the probe waits longer than that.
         let port = read_json::<RunRecord>(&files.run_record()).map(|r| r.port);
         let booted = match port {
-            Some(p) => probe_banner(p, Duration::from_millis(500)).await.is_some(),
+            Some(p) => probe_banner(p, Duration::from_secs(2)).await.is_some(),
             None => false,
         };
         let graceful_timeout = if booted { graceful_timeout } else { graceful_timeout.min(Duration::from_secs(3)) };
