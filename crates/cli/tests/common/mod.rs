@@ -59,10 +59,12 @@ impl Install {
 
     pub fn with_image(image: PathBuf) -> Install {
         let install = Install { home: tempfile::tempdir().unwrap(), port: free_port(), image };
+        // The port first: each `set` validates every value, and the default port may be taken
+        // on this machine (another install, another program).
+        install.ok(&["settings", "set", "port", &install.port.to_string()]);
         install.ok(&["settings", "set", "accelerator", "tcg"]);
         install.ok(&["settings", "set", "memory_mib", "768"]);
         install.ok(&["settings", "set", "cores", "1"]);
-        install.ok(&["settings", "set", "port", &install.port.to_string()]);
         install.ok(&["settings", "set", "image", &install.image.display().to_string()]);
         install
     }
