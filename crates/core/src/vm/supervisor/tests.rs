@@ -105,7 +105,16 @@ async fn a_live_qemu_is_starting_until_its_banner_answers_and_stopping_under_the
     write_json(&files.run_record(), &run_record(pid, port));
     let sup = Supervisor::new(ctx.clone());
 
-    let s = sup.refresh().await;
+    // The silent forward holds the banner probe for its whole wait; the new qemu is published
+    // as Starting before that (the tray shows a start by another process at once).
+    let mut states = sup.subscribe();
+    let refresh = tokio::spawn({
+        let sup = sup.clone();
+        async move { sup.refresh().await }
+    });
+    states.wait_for(|s| s.state == VmState::Starting).await.unwrap();
+    assert!(!refresh.is_finished(), "Starting was published only after the banner probe");
+    let s = refresh.await.unwrap();
     assert_eq!((&s.state, s.pid, s.port), (&VmState::Starting, Some(pid), Some(port)), "{s:?}");
     assert_eq!((s.image.as_deref(), s.notice.as_deref()), (Some("test image"), Some("a note")));
 
