@@ -97,7 +97,7 @@ fn terminal_session_uses_sudo_then_systemctl() {
     assert_eq!(sudo.len(), 1);
     assert_eq!(sudo[0][..6], ["-p", &format!("{DEFAULT_PROMPT}: "), "--", "/bin/sh", "-c", SCRIPT]);
     assert_eq!(sudo[0][6], "builderbar-apply");
-    assert_eq!(sudo[0][sudo[0].len() - 4..], ["--", "systemctl", "restart", "nix-daemon"]);
+    assert_eq!(sudo[0][sudo[0].len() - 5..], ["--", "3", "systemctl", "restart", "nix-daemon"]);
     assert_eq!(linux.calls("systemctl"), vec![vec!["restart", "nix-daemon"]]);
     assert_eq!(fs::read_to_string(linux.etc.join("machines")).unwrap(), "m1\n");
     assert!(applied.files[0].backup.is_none());

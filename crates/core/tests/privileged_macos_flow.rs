@@ -44,10 +44,16 @@ else
 fi
 "#;
 
+/// Recording launchctl: `launchctl.<subcommand>.fails` in the log directory makes that
+/// subcommand fail as launchd does for a job it has not loaded (exit 113).
 const LAUNCHCTL_SHIM: &str = r#"#!/bin/sh
 log=@LOG@
 n=$(ls "$log" | grep -c '^launchctl\.call\.')
 for a in "$@"; do printf '%s\0' "$a"; done >"$log/launchctl.call.$n"
+if [ -e "$log/launchctl.$1.fails" ]; then
+  printf 'Could not find service "%s" in domain for system\n' "${2#*/}" >&2
+  exit 113
+fi
 "#;
 
 struct Mac {
@@ -175,6 +181,7 @@ fn setup_on_macos_asks_once_writes_the_files_and_kickstarts_the_daemon() {
         "0",
         "0",
         "--",
+        "4",
         "launchctl",
         "kickstart",
         "-k",
@@ -248,4 +255,79 @@ fn determinate_nix_kickstarts_its_own_daemon_and_script_errors_come_through_osas
         )
     );
     assert_eq!(mac.calls("launchctl").len(), 1);
+}
+
+#[test]
+fn a_failing_kickstart_falls_back_to_bootout_and_bootstrap_inside_the_one_prompt() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: the simulated `do shell script` needs root");
+        return;
+    }
+    let mac = Mac::new();
+    fs::write(mac.log.join("launchctl.kickstart.fails"), "").unwrap();
+    let conf = mac.etc.join("nix/nix.conf");
+    let plist = "/Library/LaunchDaemons/org.nixos.nix-daemon.plist";
+    let mut plan = Plan::new();
+    plan.write(&conf, "builders = @/etc/nix/machines\n", 0o644, Owner::ROOT).unwrap();
+    plan.restart(DaemonRestart {
+        argv: ["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"].map(String::from).to_vec(),
+        fallback: vec![
+            ["launchctl", "bootout", "system/org.nixos.nix-daemon"].map(String::from).to_vec(),
+            ["launchctl", "bootstrap", "system", plist].map(String::from).to_vec(),
+        ],
+    });
+    let applied = Applier::new(Mac::elevation(), &mac.runner).apply(&plan).unwrap().unwrap();
+
+    // One prompt; the fallback travels as counted arguments after `--`, not as shell code.
+    let calls = mac.calls("osascript");
+    assert_eq!(calls.len(), 1);
+    let dashdash = calls[0].iter().rposition(|a| a == "--").unwrap();
+    assert_eq!(
+        calls[0][dashdash..],
+        [
+            "--",
+            "4",
+            "launchctl",
+            "kickstart",
+            "-k",
+            "system/org.nixos.nix-daemon",
+            "3",
+            "launchctl",
+            "bootout",
+            "system/org.nixos.nix-daemon",
+            "4",
+            "launchctl",
+            "bootstrap",
+            "system",
+            plist
+        ]
+    );
+    assert_eq!(
+        mac.calls("launchctl"),
+        vec![
+            vec!["kickstart", "-k", "system/org.nixos.nix-daemon"],
+            vec!["bootout", "system/org.nixos.nix-daemon"],
+            vec!["bootstrap", "system", plist],
+        ]
+    );
+    assert!(
+        applied.log.contains("failed: launchctl kickstart -k system/org.nixos.nix-daemon (exit 113)"),
+        "{}",
+        applied.log
+    );
+    assert!(applied.log.contains(&format!("ran launchctl bootstrap system {plist}")), "{}", applied.log);
+
+    // When bootstrap fails too, the error names the restart and the fallback's last step.
+    fs::write(mac.log.join("launchctl.bootstrap.fails"), "").unwrap();
+    let mut again = Plan::new();
+    again.write(&conf, "builders = @/etc/nix/machines\nbuilders-use-substitutes = true\n", 0o644, Owner::ROOT).unwrap();
+    again.restart(plan.restart.clone().unwrap());
+    let e = Applier::new(Mac::elevation(), &mac.runner).apply(&again).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the privileged script failed (exit 1): restart command failed: launchctl kickstart -k \
+             system/org.nixos.nix-daemon (exit 113); its fallback failed too: launchctl bootstrap system {plist} (exit 113)"
+        )
+    );
 }
