@@ -88,7 +88,8 @@ fn terminal_session_uses_sudo_then_systemctl() {
         return;
     }
     let linux = Linux::new();
-    let env = ElevationEnv { euid: 1000, graphical: false, has_pkexec: true, has_sudo: true };
+    let env =
+        ElevationEnv { euid: 1000, graphical: false, has_pkexec: true, has_sudo: true, ..ElevationEnv::default() };
     let elevation = Elevation::choose(Host::LINUX_X86_64, &env).unwrap();
     assert_eq!(elevation, Elevation::Sudo);
     let applier = Applier::new(elevation, &linux.runner);
@@ -119,7 +120,7 @@ fn desktop_session_uses_pkexec() {
         return;
     }
     let linux = Linux::new();
-    let env = ElevationEnv { euid: 1000, graphical: true, has_pkexec: true, has_sudo: true };
+    let env = ElevationEnv { euid: 1000, graphical: true, has_pkexec: true, has_sudo: true, ..ElevationEnv::default() };
     let elevation = Elevation::choose(Host::LINUX_X86_64, &env).unwrap();
     assert_eq!(elevation, Elevation::Pkexec);
     let applier = Applier::new(elevation, &linux.runner);

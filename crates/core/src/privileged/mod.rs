@@ -6,7 +6,7 @@
 //! plan.write("/etc/nix/machines", bytes, 0o644, Owner::ROOT)?;
 //! plan.restart(DaemonRestart::launchctl_kickstart(NIX_DAEMON_LAUNCHD));
 //! println!("{}", plan.diff());
-//! let elevation = Elevation::choose(host, &ElevationEnv::from_process())?;
+//! let elevation = Elevation::choose(host, &ElevationEnv::from_process(host))?;
 //! let journal = Journal::new(&paths.data_dir);
 //! let applied = Applier::new(elevation, &SystemRunner::default()).with_journal(&journal).apply(&plan)?;
 //! // later: let undo = undo_plan(&journal.last_undoable()?.unwrap())?; then apply `undo` the same way.

@@ -25,7 +25,7 @@ pub fn wiring_target(
 ) -> Result<(WiringTarget, Elevation), PrivilegedError> {
     let elevation = match overrides.elevation {
         Some(e) => e,
-        None => Elevation::choose(host, &ElevationEnv::from_process())?,
+        None => Elevation::choose(host, &ElevationEnv::from_process(host))?,
     };
     let mut target = WiringTarget::system();
     if let Some(d) = overrides.nix_conf_dir.clone().or_else(|| settings.nix_conf_dir.clone()) {
