@@ -1,6 +1,7 @@
 //! builderbar-core: the domain behind the tray app and the CLI. No UI code lives here.
 
 pub mod app_api;
+pub mod app_location;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;
