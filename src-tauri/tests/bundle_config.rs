@@ -99,3 +99,92 @@ fn other_platforms_bundle_as_before_and_build_without_the_sidecar() {
     assert_eq!(c.bundle.external_bin, None, "a Linux cargo build needs no CLI copy");
     assert_eq!(c.identifier, "dev.builderbar.Builderbar");
 }
+
+/// Runs a copy of build-cli-sidecar.sh (so its `binaries/` is a temp dir) with stand-ins for
+/// cargo, rustc and lipo first on PATH: the macOS link step cannot run here. The stand-in
+/// cargo records its arguments and leaves a file where cargo would put the CLI.
+fn run_sidecar_script(host: &str, env: &[(&str, &str)]) -> (tempfile::TempDir, Vec<String>, std::process::Output) {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("src-tauri");
+    let bin = t.path().join("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(src_tauri().join("build-cli-sidecar.sh"), dir.join("build-cli-sidecar.sh")).unwrap();
+    let stand_ins = [
+        (
+            "cargo",
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >>\"$CARGO_TARGET_DIR/cargo.calls\"\n\
+             profile=release; case \" $* \" in *' --release '*) ;; *) profile=debug ;; esac\n\
+             out=\"$CARGO_TARGET_DIR/$profile\"\n\
+             while [ $# -gt 0 ]; do [ \"$1\" = --target ] && out=\"$CARGO_TARGET_DIR/$2/$profile\"; shift; done\n\
+             mkdir -p \"$out\" && printf 'cli in %s\\n' \"$out\" >\"$out/builderbar\"\n",
+        ),
+        ("rustc", &format!("#!/bin/sh\nprintf 'rustc 1.95.0\\nhost: {host}\\n'\n")),
+        ("lipo", "#!/bin/sh\n[ \"$1 $2\" = '-create -output' ] || exit 2\nout=$3; shift 3; cat \"$@\" >\"$out\"\n"),
+    ];
+    for (name, text) in stand_ins {
+        std::fs::write(bin.join(name), text).unwrap();
+        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let target = t.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = std::process::Command::new("sh")
+        .arg(dir.join("build-cli-sidecar.sh"))
+        .env("PATH", path)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("TAURI_ENV_TARGET_TRIPLE")
+        .env_remove("TAURI_ENV_DEBUG")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let calls = std::fs::read_to_string(target.join("cargo.calls")).unwrap_or_default();
+    (t, calls.lines().map(String::from).collect(), out)
+}
+
+#[test]
+fn the_sidecar_script_builds_the_cli_for_the_target_and_names_it_by_the_triple() {
+    use std::os::unix::fs::PermissionsExt;
+    let linux = "x86_64-unknown-linux-gnu";
+    // Cross-building for a Mac (what `tauri build --target aarch64-apple-darwin` asks).
+    let (t, calls, out) = run_sidecar_script(linux, &[("TAURI_ENV_TARGET_TRIPLE", "aarch64-apple-darwin")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(calls, ["build --release --locked -p builderbar-cli --target aarch64-apple-darwin"]);
+    let dest = t.path().join("src-tauri/binaries/builderbar-aarch64-apple-darwin");
+    let target = t.path().join("target");
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        format!("cli in {}/aarch64-apple-darwin/release\n", target.display())
+    );
+    assert_eq!(std::fs::metadata(&dest).unwrap().permissions().mode() & 0o777, 0o755);
+
+    // On the Mac itself, for its own CPU: no --target, so the app's build shares the
+    // compiled dependencies; `tauri build --debug` builds a debug CLI.
+    let mac = "aarch64-apple-darwin";
+    let (t, calls, out) = run_sidecar_script(mac, &[("TAURI_ENV_TARGET_TRIPLE", mac), ("TAURI_ENV_DEBUG", "true")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(calls, ["build --locked -p builderbar-cli"]);
+    let dest = t.path().join("src-tauri/binaries/builderbar-aarch64-apple-darwin");
+    assert!(std::fs::read_to_string(dest).unwrap().ends_with("/target/debug\n"));
+
+    // A universal bundle: both CPUs, joined with lipo.
+    let (t, calls, out) = run_sidecar_script(mac, &[("TAURI_ENV_TARGET_TRIPLE", "universal-apple-darwin")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        calls,
+        [
+            "build --release --locked -p builderbar-cli",
+            "build --release --locked -p builderbar-cli --target x86_64-apple-darwin"
+        ]
+    );
+    let joined =
+        std::fs::read_to_string(t.path().join("src-tauri/binaries/builderbar-universal-apple-darwin")).unwrap();
+    assert_eq!(joined.lines().count(), 2, "{joined}");
+
+    // Other targets ship no CLI in the bundle: nothing is built.
+    let (t, calls, out) = run_sidecar_script(linux, &[]);
+    assert!(out.status.success());
+    assert!(calls.is_empty());
+    assert!(!t.path().join("src-tauri/binaries").exists());
+}
