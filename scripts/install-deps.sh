@@ -36,6 +36,8 @@ nix-instantiate       nix-bin
 ssh                   openssh-client
 ssh-keygen            openssh-client
 cpio                  cpio
+readelf               binutils
+mke2fs                e2fsprogs
 xz                    xz-utils
 zstd                  zstd
 python3               python3

@@ -31,7 +31,7 @@ pub enum Command {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
-    /// Stop the builder gracefully (ACPI power-off, then quit, then kill).
+    /// Stop the builder gracefully (the guest's power key, then quit, then kill).
     Stop {
         /// Seconds to wait for the guest to power off (default: the stop_timeout_secs setting).
         #[arg(long)]
@@ -124,6 +124,9 @@ pub enum Command {
     Argv {
         #[arg(long)]
         image: Option<PathBuf>,
+        /// `{"program": ..., "args": [...]}`: one token per element, for comparing command lines.
+        #[arg(long)]
+        json: bool,
     },
 }
 

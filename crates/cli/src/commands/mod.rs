@@ -19,7 +19,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Stop { timeout } => vm::stop(&ctx, timeout).await,
         Command::Status { json } => vm::status(&ctx, json).await,
         Command::Watch { json, until } => vm::watch(&ctx, json, until.as_deref()).await,
-        Command::Argv { image } => vm::argv(&ctx, image.as_deref()),
+        Command::Argv { image, json } => vm::argv(&ctx, image.as_deref(), json),
         Command::Serve => serve::run(&ctx).await,
         Command::Console { history, no_input } => console::run(&ctx, history, no_input).await,
         Command::Logs { console, lines } => logs::run(&ctx, console, lines),

@@ -198,7 +198,7 @@ pub async fn watch(ctx: &Ctx, json: bool, until: Option<&str>) -> i32 {
     }
 }
 
-pub fn argv(ctx: &Ctx, image: Option<&Path>) -> i32 {
+pub fn argv(ctx: &Ctx, image: Option<&Path>, json: bool) -> i32 {
     let run = || -> Result<String, Box<dyn UserFacing>> {
         let settings = ctx.settings().map_err(|e| Box::new(e) as Box<dyn UserFacing>)?;
         let dir = ctx.image_dir(image, &settings).map_err(|e| Box::new(e) as Box<dyn UserFacing>)?;
@@ -208,7 +208,8 @@ pub fn argv(ctx: &Ctx, image: Option<&Path>) -> i32 {
         let accel = builderbar_core::vm::accel::resolve(settings.accelerator, ctx.host, manifest.guest_arch(), facts)
             .map_err(|e| Box::new(e) as Box<dyn UserFacing>)?;
         let files = builderbar_core::vm::VmFiles::new(&ctx.paths);
-        Ok(builderbar_core::vm::qemu_argv(ctx.host, &manifest, &settings, accel, &files).pretty())
+        let argv = builderbar_core::vm::qemu_argv(ctx.host, &manifest, &settings, accel, &files);
+        Ok(if json { serde_json::to_string_pretty(&argv).expect("an argv serializes") } else { argv.pretty() })
     };
     match run() {
         Ok(text) => {

@@ -18,20 +18,27 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
-/// The test guest image, built once (and cached by tests/guest/build.sh across runs).
+/// The x86_64 test guest image, built once (and cached by tests/guest/build.sh across runs).
 pub fn guest_image() -> PathBuf {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
-    IMAGE
-        .get_or_init(|| {
-            let out = Command::new("bash")
-                .arg(workspace_root().join("tests/guest/build.sh"))
-                .output()
-                .expect("run tests/guest/build.sh");
-            assert!(out.status.success(), "guest build failed:\n{}", String::from_utf8_lossy(&out.stderr));
-            let stdout = String::from_utf8(out.stdout).unwrap();
-            PathBuf::from(stdout.lines().last().expect("image dir").trim())
-        })
-        .clone()
+    IMAGE.get_or_init(|| build_guest(&[])).clone()
+}
+
+/// The aarch64 test guest image (`tests/guest/build.sh --arch aarch64`), built once.
+pub fn aarch64_guest_image() -> PathBuf {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE.get_or_init(|| build_guest(&["--arch", "aarch64"])).clone()
+}
+
+fn build_guest(args: &[&str]) -> PathBuf {
+    let out = Command::new("bash")
+        .arg(workspace_root().join("tests/guest/build.sh"))
+        .args(args)
+        .output()
+        .expect("run tests/guest/build.sh");
+    assert!(out.status.success(), "guest build {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    PathBuf::from(stdout.lines().last().expect("image dir").trim())
 }
 
 pub fn free_port() -> u16 {
@@ -47,7 +54,11 @@ pub struct Install {
 
 impl Install {
     pub fn new() -> Install {
-        let install = Install { home: tempfile::tempdir().unwrap(), port: free_port(), image: guest_image() };
+        Install::with_image(guest_image())
+    }
+
+    pub fn with_image(image: PathBuf) -> Install {
+        let install = Install { home: tempfile::tempdir().unwrap(), port: free_port(), image };
         install.ok(&["settings", "set", "accelerator", "tcg"]);
         install.ok(&["settings", "set", "memory_mib", "768"]);
         install.ok(&["settings", "set", "cores", "1"]);

@@ -49,6 +49,15 @@ fn path(p: &std::path::Path) -> String {
     p.display().to_string()
 }
 
+/// The CPU model under TCG, where `host` does not exist (docs/qemu-argv.md, "aarch64 under TCG").
+pub fn tcg_cpu(guest: Arch) -> &'static str {
+    match guest {
+        // A plain model boots markedly faster than `max` (FACTS.md).
+        Arch::X86_64 => "qemu64",
+        Arch::Aarch64 => "max",
+    }
+}
+
 /// Builds the argv. The accelerator is already resolved for this host.
 pub fn qemu_argv(host: Host, image: &ImageManifest, settings: &Settings, accel: Accel, files: &VmFiles) -> QemuArgv {
     let guest = image.guest_arch();
@@ -69,11 +78,9 @@ pub fn qemu_argv(host: Host, image: &ImageManifest, settings: &Settings, accel: 
         Arch::X86_64 => "q35",
     };
     push(&["-machine", machine, "-accel", accel.as_str()]);
-    let cpu = match (accel, guest) {
-        (Accel::Hvf | Accel::Kvm, _) => "host",
-        // Under TCG a plain model boots markedly faster than `max` (FACTS.md).
-        (Accel::Tcg, Arch::X86_64) => "qemu64",
-        (Accel::Tcg, Arch::Aarch64) => "max",
+    let cpu = match accel {
+        Accel::Hvf | Accel::Kvm => "host",
+        Accel::Tcg => tcg_cpu(guest),
     };
     push(&["-cpu", cpu]);
     a.extend(["-smp".into(), settings.cores.to_string(), "-m".into(), format!("{}M", settings.memory_mib)]);

@@ -413,7 +413,7 @@ impl Supervisor {
         tokio::time::timeout(timeout, wait).await.map_err(|_| VmError::ReadyTimeout { secs: timeout.as_secs() })?
     }
 
-    /// Graceful stop: ACPI powerdown, then QMP quit, then SIGKILL. The state disk survives.
+    /// Graceful stop: the guest's power key (QMP system_powerdown), then QMP quit, then SIGKILL. The state disk survives.
     pub async fn stop(&self, graceful_timeout: Duration) -> Result<VmStatus, VmError> {
         let _op = self.inner.op.lock().await;
         let files = self.files();
@@ -430,11 +430,13 @@ impl Supervisor {
         s.state = VmState::Stopping;
         s.pid = Some(pid);
         self.set(s);
-        // A guest that is still booting may not handle the power button yet (and runs no
-        // builds): give it only a moment before qemu is told to quit.
+        // A guest that is still booting may not handle the power key yet (and runs no
+        // builds): give it only a moment before qemu is told to quit. A booting guest's
+        // forward closes at once; a booted one under TCG takes up to ~0.5 s to send its
+        // banner (measured, aarch64), so the probe waits longer than that.
         let port = read_json::<RunRecord>(&files.run_record()).map(|r| r.port);
         let booted = match port {
-            Some(p) => probe_banner(p, Duration::from_millis(500)).await.is_some(),
+            Some(p) => probe_banner(p, Duration::from_secs(2)).await.is_some(),
             None => false,
         };
         let graceful_timeout = if booted { graceful_timeout } else { graceful_timeout.min(Duration::from_secs(3)) };
@@ -628,9 +630,10 @@ async fn derive_status(files: &VmFiles, console: &ConsoleHub) -> VmStatus {
     let run = read_json::<RunRecord>(&files.run_record());
     if let Some(pid) = live_pid(&files.pidfile()) {
         let Some(run) = run else { return VmStatus { pid: Some(pid), ..VmStatus::of(VmState::Starting) } };
+        // Running = the banner answers; a booted guest under TCG can take over 0.5 s to send it.
         let state = if files.stopping_marker().exists() {
             VmState::Stopping
-        } else if probe_banner(run.port, Duration::from_millis(500)).await.is_some() {
+        } else if probe_banner(run.port, Duration::from_secs(2)).await.is_some() {
             VmState::Running
         } else {
             VmState::Starting

@@ -10,11 +10,14 @@ use std::path::Path;
 const STOCK_DIR: &str = "/nix/store/8z0h5gk4y1w2m7c3x9v6b1n0q4r2s5t7-builderbar-image-stock-aarch64-linux";
 const BUILDERBAR_DIR: &str = "/nix/store/9a1j6hl5z2x3n8d4y0w7c2p1r5s3t6u8-builderbar-image-builderbar-aarch64-linux";
 
-/// A manifest exactly as nix/manifest.nix evaluates it (fixtures/eval.nix says how).
+/// A manifest exactly as nix/manifest.nix evaluates it (fixtures/eval.nix says how), or as
+/// `tests/guest/build.sh --arch aarch64` writes it (`test-guest`; crates/cli/tests/aarch64_guest.rs
+/// checks it against the built image).
 fn fixture(name: &str) -> &'static str {
     match name {
         "stock" => include_str!("fixtures/stock-aarch64.json"),
         "builderbar" => include_str!("fixtures/builderbar-aarch64.json"),
+        "test-guest" => include_str!("fixtures/test-guest-aarch64.json"),
         _ => unreachable!(),
     }
 }
@@ -154,6 +157,68 @@ fn fixtures_match_manifest_nix() {
         let want: serde_json::Value = serde_json::from_str(fixture(variant)).unwrap();
         assert_eq!(got, want, "fixtures/{variant}-aarch64.json is stale; regenerate it (fixtures/eval.nix)");
     }
+}
+
+/// The aarch64 test guest as built by tests/guest/build.sh --arch aarch64, in its cache.
+fn test_guest_aarch64() -> ImageManifest {
+    ImageManifest::parse(
+        fixture("test-guest"),
+        Path::new("/cache/guest/aarch64/0123456789abcdef/builderbar-image.json"),
+    )
+    .unwrap()
+}
+
+/// `(option, a's value, b's value)` for every token where two argvs differ; a different
+/// length or program is a difference of its own.
+fn differences(a: &QemuArgv, b: &QemuArgv) -> Vec<(String, String, String)> {
+    assert_eq!(a.program, b.program);
+    assert_eq!(a.args.len(), b.args.len(), "{}\n--- vs ---\n{}", a.pretty(), b.pretty());
+    (1..a.args.len())
+        .filter(|&i| a.args[i] != b.args[i])
+        .map(|i| (a.args[i - 1].clone(), a.args[i].clone(), b.args[i].clone()))
+        .collect()
+}
+
+/// An aarch64 guest on this x86_64 Linux machine gets the Mac's command line with only the
+/// accelerator and the CPU model changed (the accelerator as `auto` resolves it here: KVM
+/// cannot run a foreign guest), so a boot here exercises every device, machine option, disk
+/// and share option the Mac uses. docs/qemu-argv.md lists the two differences and why.
+#[test]
+fn aarch64_on_linux_x86_64_is_the_macs_argv_but_accelerator_and_cpu() {
+    let here = crate::vm::accel::resolve(
+        crate::settings::Accelerator::Auto,
+        Host::LINUX_X86_64,
+        crate::host::Arch::Aarch64,
+        crate::vm::accel::AccelFacts { kvm_device: true, kvm_known_broken: false },
+    )
+    .unwrap();
+    assert_eq!(here, Accel::Tcg);
+    for image in [stock_aarch64(), builderbar_aarch64(), test_guest_aarch64()] {
+        let mac = qemu_argv(Host::MACOS_AARCH64, &image, &settings(), Accel::Hvf, &files());
+        let linux = qemu_argv(Host::LINUX_X86_64, &image, &settings(), here, &files());
+        let cpu = tcg_cpu(Arch::Aarch64);
+        assert_eq!(
+            differences(&mac, &linux),
+            [("-accel".into(), "hvf".into(), "tcg".into()), ("-cpu".into(), "host".into(), cpu.into())],
+            "{}",
+            image.name
+        );
+    }
+}
+
+/// The aarch64 test guest carries every kind of device the stock image has on a Mac.
+#[test]
+fn the_aarch64_test_guest_has_the_stock_images_kinds_of_devices() {
+    let argv = qemu_argv(Host::MACOS_AARCH64, &test_guest_aarch64(), &settings(), Accel::Hvf, &files());
+    let drives = values(&argv, "-drive", "if=none,");
+    assert!(drives.iter().any(|d| d.ends_with("/usr.img,format=raw,readonly=on")), "{drives:?}");
+    assert!(drives.iter().any(|d| d.contains("file=/data/vm/state.qcow2,format=qcow2,cache=writeback,werror=report")));
+    let shares = values(&argv, "-virtfs", "local,");
+    assert!(shares.iter().any(|s| s.ends_with("security_model=mapped-xattr,mount_tag=keys,readonly=on")), "{shares:?}");
+    assert!(shares.iter().any(|s| s.ends_with("security_model=none,mount_tag=xchg")), "{shares:?}");
+    assert!(values(&argv, "-fw_cfg", "").is_empty());
+    assert!(values(&argv, "-append", "")[0].ends_with(" console=ttyAMA0"));
+    assert_eq!(values(&argv, "-machine", ""), ["virt,gic-version=max"]);
 }
 
 #[test]
