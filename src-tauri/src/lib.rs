@@ -96,18 +96,13 @@ pub fn run() {
 
     let app = tauri::Builder::default()
         // First: a second launch hands over to the running app and exits.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            info!("second launch: showing the dashboard");
-            if let Err(e) = windows::open(app, WindowKind::Dashboard) {
-                warn!("cannot open the dashboard: {e}");
-            }
-        }))
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| show_dashboard(app, "second launch")))
         .plugin(tauri_plugin_positioner::init())
-        .plugin(tauri_plugin_autostart::init(tauri_plugin_autostart::MacosLauncher::LaunchAgent, None))
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_opener::init())
         .plugin(tauri_plugin_dialog::init())
         .manage(state)
+        .manage(autostart::LoginItems)
         .manage(windows::Positioner)
         .invoke_handler(commands::handler())
         .on_window_event(|window, event| {
@@ -148,14 +143,26 @@ pub fn run() {
         .build(tauri::generate_context!())
         .expect("cannot start the app");
 
-    app.run(|app, event| {
-        if let RunEvent::ExitRequested { api, code, .. } = event {
-            // The last window closed: stay in the menu bar. Quit and app.exit() pass a code.
-            if code.is_none() && !app.state::<AppState>().is_quitting() {
-                api.prevent_exit();
-            }
+    app.run(|app, event| match event {
+        // The last window closed: stay in the menu bar. Quit and app.exit() pass a code.
+        RunEvent::ExitRequested { api, code: None, .. } if !app.state::<AppState>().is_quitting() => {
+            api.prevent_exit();
         }
+        // The event exists on macOS alone: opening the running app again (Finder, Spotlight,
+        // `open -a Builderbar`) activates it instead of starting a second one.
+        #[cfg(target_os = "macos")]
+        RunEvent::Reopen { .. } => show_dashboard(app, "reopened"),
+        _ => {}
     });
+}
+
+/// Opening the app while it runs (a second launch, handed over by single-instance; on macOS
+/// a Reopen) shows the dashboard: a menu-bar app has no Dock icon or window to bring back.
+fn show_dashboard<R: tauri::Runtime>(app: &tauri::AppHandle<R>, why: &str) {
+    info!("{why}: showing the dashboard");
+    if let Err(e) = windows::open(app, WindowKind::Dashboard) {
+        warn!("cannot open the dashboard: {e}");
+    }
 }
 
 /// Keeps the VM directory watcher alive for the app's lifetime.

@@ -2,6 +2,7 @@
 //! call. No UI code lives here; the shapes the UI is sent live in `api`.
 
 pub mod api;
+pub mod app_location;
 pub mod doctor;
 pub mod error;
 pub mod fsutil;

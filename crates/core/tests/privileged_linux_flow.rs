@@ -88,7 +88,8 @@ fn terminal_session_uses_sudo_then_systemctl() {
         return;
     }
     let linux = Linux::new();
-    let env = ElevationEnv { euid: 1000, graphical: false, has_pkexec: true, has_sudo: true };
+    let env =
+        ElevationEnv { euid: 1000, graphical: false, has_pkexec: true, has_sudo: true, ..ElevationEnv::default() };
     let elevation = Elevation::choose(Host::LINUX_X86_64, &env).unwrap();
     assert_eq!(elevation, Elevation::Sudo);
     let applier = Applier::new(elevation, &linux.runner);
@@ -97,7 +98,7 @@ fn terminal_session_uses_sudo_then_systemctl() {
     assert_eq!(sudo.len(), 1);
     assert_eq!(sudo[0][..6], ["-p", &format!("{DEFAULT_PROMPT}: "), "--", "/bin/sh", "-c", SCRIPT]);
     assert_eq!(sudo[0][6], "builderbar-apply");
-    assert_eq!(sudo[0][sudo[0].len() - 4..], ["--", "systemctl", "restart", "nix-daemon"]);
+    assert_eq!(sudo[0][sudo[0].len() - 5..], ["--", "3", "systemctl", "restart", "nix-daemon"]);
     assert_eq!(linux.calls("systemctl"), vec![vec!["restart", "nix-daemon"]]);
     assert_eq!(fs::read_to_string(linux.etc.join("machines")).unwrap(), "m1\n");
     assert!(applied.files[0].backup.is_none());
@@ -119,7 +120,7 @@ fn desktop_session_uses_pkexec() {
         return;
     }
     let linux = Linux::new();
-    let env = ElevationEnv { euid: 1000, graphical: true, has_pkexec: true, has_sudo: true };
+    let env = ElevationEnv { euid: 1000, graphical: true, has_pkexec: true, has_sudo: true, ..ElevationEnv::default() };
     let elevation = Elevation::choose(Host::LINUX_X86_64, &env).unwrap();
     assert_eq!(elevation, Elevation::Pkexec);
     let applier = Applier::new(elevation, &linux.runner);

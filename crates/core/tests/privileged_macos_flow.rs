@@ -8,12 +8,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use builderbar_core::host::Host;
-use builderbar_core::nix::daemon::{LAUNCHD_DETERMINATE_DAEMON, LAUNCHD_NIX_DAEMON};
 use builderbar_core::privileged::elevation::APPLESCRIPT;
 use builderbar_core::privileged::script::SCRIPT;
 use builderbar_core::privileged::{
     undo_plan, Applier, DaemonRestart, Elevation, ElevationEnv, Journal, Owner, Plan, PrivilegedError, SystemRunner,
-    DEFAULT_PROMPT,
+    DEFAULT_PROMPT, DETERMINATE_DAEMON_LAUNCHD, NIX_DAEMON_LAUNCHD,
 };
 
 const OSASCRIPT_SHIM: &str = r#"#!/bin/sh
@@ -25,9 +24,11 @@ if [ -e "$log/cancel" ]; then
   echo "0:42: execution error: User canceled. (-128)" >&2
   exit 1
 fi
-# Skip the `-e` statements; then come the prompt and the command's arguments.
+# Skip the `-e` statements and the `--` that ends the options; then come the prompt and the
+# command's arguments.
 while [ "$1" = -e ]; do shift 2; done
-shift
+[ "$1" = -- ] || { echo "osascript shim: expected -- after the statements, got: $1" >&2; exit 2; }
+shift 2
 # AppleScript's `quoted form of`: wrap in '...', each ' becomes '\''.
 quoted() {
   v=$(printf '%sx' "$1" | sed "s/'/'\\\\''/g")
@@ -45,10 +46,29 @@ else
 fi
 "#;
 
+/// Recording launchctl: `launchctl.<subcommand>.fails` in the log directory makes that
+/// subcommand fail as launchd does for a job it has not loaded (exit 113); `managername`
+/// prints the session type written in `session` ("Aqua" in a GUI login, "Background" over SSH).
 const LAUNCHCTL_SHIM: &str = r#"#!/bin/sh
 log=@LOG@
 n=$(ls "$log" | grep -c '^launchctl\.call\.')
 for a in "$@"; do printf '%s\0' "$a"; done >"$log/launchctl.call.$n"
+if [ "$1" = managername ]; then cat "$log/session"; exit 0; fi
+if [ -e "$log/launchctl.$1.fails" ]; then
+  printf 'Could not find service "%s" in domain for system\n' "${2#*/}" >&2
+  exit 113
+fi
+"#;
+
+/// Recording sudo (macOS's takes the same `-p PROMPT -- COMMAND...`): records its argv, then
+/// runs the command (we are root, so no password).
+const SUDO_SHIM: &str = r#"#!/bin/sh
+log=@LOG@
+n=$(ls "$log" | grep -c '^sudo\.call\.')
+for a in "$@"; do printf '%s\0' "$a"; done >"$log/sudo.call.$n"
+[ "$1" = -p ] && [ "$3" = -- ] || { echo "sudo shim: expected -p PROMPT --" >&2; exit 2; }
+shift 3
+exec "$@"
 "#;
 
 struct Mac {
@@ -69,7 +89,7 @@ impl Mac {
         for d in [&shims, &log, &etc.join("nix"), &etc.join("ssh/ssh_config.d"), &data] {
             fs::create_dir_all(d).unwrap();
         }
-        for (name, text) in [("osascript", OSASCRIPT_SHIM), ("launchctl", LAUNCHCTL_SHIM)] {
+        for (name, text) in [("osascript", OSASCRIPT_SHIM), ("launchctl", LAUNCHCTL_SHIM), ("sudo", SUDO_SHIM)] {
             let p = shims.join(name);
             fs::write(&p, text.replace("@LOG@", &log.display().to_string())).unwrap();
             fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -93,7 +113,8 @@ impl Mac {
 
     /// The elevation a non-root macOS user gets.
     fn elevation() -> Elevation {
-        let env = ElevationEnv { euid: 501, graphical: false, has_pkexec: false, has_sudo: true };
+        let env =
+            ElevationEnv { euid: 501, graphical: false, has_pkexec: false, has_sudo: true, ..ElevationEnv::default() };
         Elevation::choose(Host::parse("macos-aarch64").unwrap(), &env).unwrap()
     }
 }
@@ -104,7 +125,7 @@ fn expected_osascript_prefix() -> Vec<String> {
         v.push("-e".to_string());
         v.push(line.to_string());
     }
-    v.extend([DEFAULT_PROMPT, "/bin/sh", "-c", SCRIPT, "builderbar-apply"].map(String::from));
+    v.extend(["--", DEFAULT_PROMPT, "/bin/sh", "-c", SCRIPT, "builderbar-apply"].map(String::from));
     v
 }
 
@@ -130,7 +151,7 @@ fn setup_on_macos_asks_once_writes_the_files_and_kickstarts_the_daemon() {
     plan.write(&machines, "ssh-ng://builder@builderbar aarch64-linux\n", 0o644, Owner::ROOT).unwrap();
     plan.write_secret(&key, "-----BEGIN OPENSSH PRIVATE KEY-----\n", 0o600, Owner::ROOT).unwrap();
     plan.write(&ssh, "Host builderbar\n  Port 31022\n", 0o644, Owner::ROOT).unwrap();
-    plan.restart(DaemonRestart::launchctl_kickstart(LAUNCHD_NIX_DAEMON));
+    plan.restart(DaemonRestart::launchctl_kickstart(NIX_DAEMON_LAUNCHD));
 
     let elevation = Mac::elevation();
     assert_eq!(elevation, Elevation::Osascript);
@@ -176,6 +197,7 @@ fn setup_on_macos_asks_once_writes_the_files_and_kickstarts_the_daemon() {
         "0",
         "0",
         "--",
+        "4",
         "launchctl",
         "kickstart",
         "-k",
@@ -229,7 +251,7 @@ fn determinate_nix_kickstarts_its_own_daemon_and_script_errors_come_through_osas
     let custom = mac.etc.join("nix/nix.custom.conf");
     let mut plan = Plan::new();
     plan.write(&custom, "builders = @/etc/nix/machines\n", 0o644, Owner::ROOT).unwrap();
-    plan.restart(DaemonRestart::launchctl_kickstart(LAUNCHD_DETERMINATE_DAEMON));
+    plan.restart(DaemonRestart::launchctl_kickstart(DETERMINATE_DAEMON_LAUNCHD));
     let applier = Applier::new(Mac::elevation(), &mac.runner);
     applier.apply(&plan).unwrap().unwrap();
     assert_eq!(mac.calls("launchctl"), vec![vec!["kickstart", "-k", "system/systems.determinate.nix-daemon"]]);
@@ -249,4 +271,118 @@ fn determinate_nix_kickstarts_its_own_daemon_and_script_errors_come_through_osas
         )
     );
     assert_eq!(mac.calls("launchctl").len(), 1);
+}
+
+#[test]
+fn a_failing_kickstart_falls_back_to_bootout_and_bootstrap_inside_the_one_prompt() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: the simulated `do shell script` needs root");
+        return;
+    }
+    let mac = Mac::new();
+    fs::write(mac.log.join("launchctl.kickstart.fails"), "").unwrap();
+    let conf = mac.etc.join("nix/nix.conf");
+    let plist = "/Library/LaunchDaemons/org.nixos.nix-daemon.plist";
+    let mut plan = Plan::new();
+    plan.write(&conf, "builders = @/etc/nix/machines\n", 0o644, Owner::ROOT).unwrap();
+    plan.restart(DaemonRestart {
+        argv: ["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"].map(String::from).to_vec(),
+        fallback: vec![
+            ["launchctl", "bootout", "system/org.nixos.nix-daemon"].map(String::from).to_vec(),
+            ["launchctl", "bootstrap", "system", plist].map(String::from).to_vec(),
+        ],
+    });
+    let applied = Applier::new(Mac::elevation(), &mac.runner).apply(&plan).unwrap().unwrap();
+
+    // One prompt; the fallback travels as counted arguments after `--`, not as shell code.
+    let calls = mac.calls("osascript");
+    assert_eq!(calls.len(), 1);
+    let dashdash = calls[0].iter().rposition(|a| a == "--").unwrap();
+    assert_eq!(
+        calls[0][dashdash..],
+        [
+            "--",
+            "4",
+            "launchctl",
+            "kickstart",
+            "-k",
+            "system/org.nixos.nix-daemon",
+            "3",
+            "launchctl",
+            "bootout",
+            "system/org.nixos.nix-daemon",
+            "4",
+            "launchctl",
+            "bootstrap",
+            "system",
+            plist
+        ]
+    );
+    assert_eq!(
+        mac.calls("launchctl"),
+        vec![
+            vec!["kickstart", "-k", "system/org.nixos.nix-daemon"],
+            vec!["bootout", "system/org.nixos.nix-daemon"],
+            vec!["bootstrap", "system", plist],
+        ]
+    );
+    assert!(
+        applied.log.contains("failed: launchctl kickstart -k system/org.nixos.nix-daemon (exit 113)"),
+        "{}",
+        applied.log
+    );
+    assert!(applied.log.contains(&format!("ran launchctl bootstrap system {plist}")), "{}", applied.log);
+
+    // When bootstrap fails too, the error names the restart and the fallback's last step.
+    fs::write(mac.log.join("launchctl.bootstrap.fails"), "").unwrap();
+    let mut again = Plan::new();
+    again.write(&conf, "builders = @/etc/nix/machines\nbuilders-use-substitutes = true\n", 0o644, Owner::ROOT).unwrap();
+    again.restart(plan.restart.clone().unwrap());
+    let e = Applier::new(Mac::elevation(), &mac.runner).apply(&again).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the privileged script failed (exit 1): restart command failed: launchctl kickstart -k \
+             system/org.nixos.nix-daemon (exit 113); its fallback failed too: launchctl bootstrap system {plist} (exit 113)"
+        )
+    );
+}
+
+#[test]
+fn over_ssh_the_mac_asks_with_sudo_in_the_terminal_not_a_dialog() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: the simulated sudo needs root to chown to 0:0");
+        return;
+    }
+    let mac = Mac::new();
+    // A login over SSH: launchd puts it in the Background session, no WindowServer.
+    fs::write(mac.log.join("session"), "Background\n").unwrap();
+    let path = mac.runner.env.iter().find(|(k, _)| k == "PATH").unwrap().1.clone();
+    let vars = |k: &str| match k {
+        "PATH" => Some(path.clone()),
+        "SSH_CONNECTION" => Some("192.0.2.7 50022 192.0.2.1 22".into()),
+        "SSH_TTY" => Some("/dev/ttys003".into()),
+        _ => None,
+    };
+    let env = ElevationEnv::capture(Host::MACOS_AARCH64, 501, &vars, &mac.runner);
+    assert_eq!(mac.calls("launchctl"), vec![vec!["managername"]]);
+    let elevation = Elevation::choose(Host::MACOS_AARCH64, &env).unwrap();
+    assert_eq!(elevation, Elevation::Sudo);
+
+    let conf = mac.etc.join("nix/nix.conf");
+    let mut plan = Plan::new();
+    plan.write(&conf, "builders = @/etc/nix/machines\n", 0o644, Owner::ROOT).unwrap();
+    plan.restart(DaemonRestart::launchctl_kickstart(NIX_DAEMON_LAUNCHD));
+    let applied = Applier::new(elevation, &mac.runner).apply(&plan).unwrap().unwrap();
+
+    assert!(mac.calls("osascript").is_empty(), "no dialog over SSH");
+    let sudo = mac.calls("sudo");
+    assert_eq!(sudo.len(), 1);
+    assert_eq!(
+        sudo[0][..7],
+        ["-p", &format!("{DEFAULT_PROMPT}: "), "--", "/bin/sh", "-c", SCRIPT, "builderbar-apply"].map(String::from)
+    );
+    assert_eq!(fs::read_to_string(&conf).unwrap(), "builders = @/etc/nix/machines\n");
+    assert_eq!(mac.calls("launchctl")[1], ["kickstart", "-k", "system/org.nixos.nix-daemon"]);
+    assert!(applied.log.contains("ran launchctl kickstart"), "{}", applied.log);
 }

@@ -100,6 +100,7 @@ fn hostile_paths_and_contents_land_exactly_and_nothing_executes() {
         plan.delete(&doomed).unwrap();
         plan.restart(builderbar_core::privileged::DaemonRestart {
             argv: vec!["touch".into(), restarted.display().to_string()],
+            fallback: Vec::new(),
         });
         plan
     };
@@ -157,7 +158,7 @@ fn hostile_paths_and_contents_land_exactly_and_nothing_executes() {
     });
     assert!(out.is_ok(), "{out:?}");
     let log = out.unwrap();
-    assert!(log.contains("unchanged ") && log.contains("nothing changed, not running: touch"), "{log}");
+    assert!(log.contains("unchanged ") && log.contains("nothing changed, not restarting the daemon"), "{log}");
     assert!(!restarted.exists());
     assert_eq!(all_files(base.path()).len(), before_count, "no new backups");
 
@@ -186,10 +187,10 @@ fn run_script(parent: &Path, ops: impl FnOnce(&Path) -> Vec<Op>) -> Result<Strin
         staging_uid: 0,
         stamp: "T1".into(),
         ops: ops(stage.path()),
-        restart: Some(vec![
+        restart: vec![vec![
             "touch".into(),
             parent.parent().unwrap().join("restarted $(touch x)").display().to_string(),
-        ]),
+        ]],
     };
     let out = SystemRunner::default().run(&Elevation::None.command("", &inv.argv())).unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -271,7 +272,7 @@ fn script_refuses_untrusted_staging_symlinks_and_directories() {
     fs::set_permissions(stage.path(), fs::Permissions::from_mode(0o700)).unwrap();
     fs::write(stage.path().join("0"), "x").unwrap();
     let argv: Vec<std::ffi::OsString> =
-        Invocation { staging: stage.path().into(), staging_uid: 0, stamp: "T2".into(), ops: vec![], restart: None }
+        Invocation { staging: stage.path().into(), staging_uid: 0, stamp: "T2".into(), ops: vec![], restart: vec![] }
             .argv()
             .into_iter()
             .chain(
@@ -381,7 +382,7 @@ fn script_behaves_the_same_under_bash_posix() {
             Op::Write { target: target.clone(), source: src.clone(), mode: 0o640, uid: 1, gid: 2 },
             Op::Write { target: existing.clone(), source: src.clone(), mode: 0o600, uid: 0, gid: 0 },
         ],
-        restart: Some(vec!["true".into()]),
+        restart: vec![vec!["true".into()]],
     };
     let mut argv = inv.argv();
     argv.splice(0..1, ["bash".into(), "--posix".into()]);
@@ -393,4 +394,117 @@ fn script_behaves_the_same_under_bash_posix() {
     assert_file(&existing, want.as_bytes(), 0o600, 0, 0);
     assert_eq!(fs::read(base.path().join("exists \"here\".builderbar-backup-B1")).unwrap(), b"old");
     m.assert_untouched();
+}
+
+/// Runs the script with one write and `restart` as the restart, under `shell`.
+fn run_restart(shell: &[&str], restart: Vec<Vec<String>>) -> (PathBuf, tempfile::TempDir, Result<String, String>) {
+    let work = tempfile::tempdir().unwrap();
+    let stage = tempfile::Builder::new().prefix("stage").tempdir_in(work.path()).unwrap();
+    fs::set_permissions(stage.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    let src = stage.path().join("0");
+    fs::write(&src, "new\n").unwrap();
+    let target = work.path().join("nix.conf");
+    let inv = Invocation {
+        staging: stage.path().into(),
+        staging_uid: 0,
+        stamp: "R1".into(),
+        ops: vec![Op::Write { target: target.clone(), source: src, mode: 0o644, uid: 0, gid: 0 }],
+        restart,
+    };
+    let mut argv = inv.argv();
+    argv.splice(0..1, shell.iter().map(Into::into));
+    let out = SystemRunner::default().run(&builderbar_core::privileged::CommandSpec::new(argv)).unwrap();
+    let result = if out.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    (target, work, result)
+}
+
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|w| w.to_string()).collect()
+}
+
+#[test]
+fn a_failing_restart_runs_its_fallback_as_data() {
+    if !is_root() {
+        return;
+    }
+    let m = Markers::new();
+    let mk = m.path();
+    for shell in [&["/bin/sh"][..], &["bash", "--posix"]] {
+        // launchd's shape: kickstart fails, bootout fails too (the job is gone), bootstrap
+        // loads it. Each word is one argument: none is read as shell code or an option.
+        let marker = tempfile::tempdir().unwrap();
+        let loaded = marker.path().join(format!("loaded $(touch {mk}/a) `touch {mk}/b`"));
+        fs::create_dir_all(loaded.parent().unwrap()).unwrap();
+        let (target, _work, out) = run_restart(
+            shell,
+            vec![
+                argv(&["sh", "-c", "echo 'Could not find service' >&2; exit 113"]),
+                argv(&["false", "-k", "$(touch x)"]),
+                argv(&["touch", "--", loaded.to_str().unwrap()]),
+            ],
+        );
+        let log = out.unwrap_or_else(|e| panic!("{shell:?}: {e}"));
+        assert_file(&target, b"new\n", 0o644, 0, 0);
+        assert!(loaded.exists(), "{shell:?}: the fallback's last command ran: {log}");
+        assert!(
+            log.contains("failed: sh -c echo 'Could not find service' >&2; exit 113 (exit 113)\ntrying the fallback\n"),
+            "{log}"
+        );
+        assert!(log.contains("failed: false -k $(touch x) (exit 1)\n"), "{log}");
+        assert!(log.contains(&format!("ran touch -- {}\n", loaded.display())), "{log}");
+
+        // The fallback's last command decides: its failure is the script's, naming both.
+        let (_, _work, out) =
+            run_restart(shell, vec![argv(&["false"]), argv(&["true"]), argv(&["sh", "-c", "exit 5"])]);
+        assert_eq!(
+            out.unwrap_err(),
+            "builderbar-apply: restart command failed: false (exit 1); its fallback failed too: sh -c exit 5 (exit 5)\n"
+        );
+        // Without a fallback, the restart's failure is the script's.
+        let (_, _work, out) = run_restart(shell, vec![argv(&["sh", "-c", "exit 113"])]);
+        assert_eq!(out.unwrap_err(), "builderbar-apply: restart command failed: sh -c exit 113 (exit 113)\n");
+        // A restart that works needs no fallback.
+        let (_, _work, out) = run_restart(shell, vec![argv(&["true"]), argv(&["sh", "-c", "exit 9"])]);
+        assert!(!out.unwrap().contains("fallback"));
+    }
+    m.assert_untouched();
+}
+
+#[test]
+fn a_malformed_restart_is_refused_before_any_file_changes() {
+    if !is_root() {
+        return;
+    }
+    for tail in [
+        &["--"][..],
+        &["--", "2", "true"],
+        &["--", "0"],
+        &["--", "01", "true"],
+        &["--", "1", "true", "x"],
+        &["--", "1;", "true"],
+    ] {
+        let work = tempfile::tempdir().unwrap();
+        let stage = tempfile::Builder::new().prefix("stage").tempdir_in(work.path()).unwrap();
+        fs::set_permissions(stage.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let src = stage.path().join("0");
+        fs::write(&src, "new\n").unwrap();
+        let target = work.path().join("nix.conf");
+        let inv = Invocation {
+            staging: stage.path().into(),
+            staging_uid: 0,
+            stamp: "R2".into(),
+            ops: vec![Op::Write { target: target.clone(), source: src, mode: 0o644, uid: 0, gid: 0 }],
+            restart: vec![],
+        };
+        let argv: Vec<std::ffi::OsString> = inv.argv().into_iter().chain(tail.iter().map(Into::into)).collect();
+        let out = SystemRunner::default().run(&builderbar_core::privileged::CommandSpec::new(argv)).unwrap();
+        assert!(!out.success(), "{tail:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("builderbar-apply: "), "{tail:?}: {err}");
+        assert!(!target.exists(), "{tail:?}: nothing is written when the restart is malformed");
+    }
 }

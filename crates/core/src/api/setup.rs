@@ -165,7 +165,7 @@ impl SetupFlow {
             diff: plan.plan.diff(),
             files: plan.plan.files.iter().map(|f| f.path.display().to_string()).collect(),
             elevation: self.elevation.tool().into(),
-            restart: plan.plan.restart.as_ref().map(|r| r.argv.join(" ")),
+            restart: plan.plan.restart.as_ref().map(|r| r.describe()),
             managed_by: plan.owner.label().into(),
             darwin_snippet: plan.changes.darwin_snippet.clone(),
             already_applied: plan.already_applied(),
@@ -201,7 +201,7 @@ impl SetupFlow {
         }
         let nothing_to_apply = plan.changes.darwin_snippet.is_some() || plan.plan.is_empty();
         let files = plan.plan.files.len();
-        let restart = plan.plan.restart.as_ref().map(|r| r.argv.join(" "));
+        let restart = plan.plan.restart.as_ref().map(|r| r.describe());
         let journal = if nothing_to_apply {
             Ok(None)
         } else {

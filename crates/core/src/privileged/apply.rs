@@ -94,7 +94,7 @@ impl<'a> Applier<'a> {
             staging_uid: rustix::process::geteuid().as_raw(),
             stamp: stamp.clone(),
             ops,
-            restart: plan.restart.as_ref().map(|r| r.argv.clone()),
+            restart: plan.restart.as_ref().map(|r| r.commands()).unwrap_or_default(),
         };
         let cmd = self.elevation.command(&self.prompt, &invocation.argv());
         let result = self.run(&cmd);
@@ -156,6 +156,7 @@ impl<'a> Applier<'a> {
             diff: plan.diff(),
             files,
             restart: plan.restart.as_ref().map(|r| r.argv.clone()),
+            restart_fallback: plan.restart.as_ref().map(|r| r.fallback.clone()).unwrap_or_default(),
             undo_of: plan.undo_of.clone(),
             log,
         }
@@ -264,6 +265,7 @@ mod tests {
                 "0",
                 "0",
                 "--",
+                "3",
                 "systemctl",
                 "restart",
                 "nix-daemon"

@@ -3,7 +3,7 @@
 # positional argument, and file contents arrive as files in a staging directory.
 #
 # Usage (run as: /bin/sh -c "<this text>" builderbar-apply ARGS...):
-#   STAGING STAGING_UID STAMP OP... [-- RESTART_ARGV...]
+#   STAGING STAGING_UID STAMP OP... [-- RESTART]
 # where each OP is one of
 #   write TARGET SOURCE MODE UID GID   copy SOURCE over TARGET atomically, MODE (octal), owner UID:GID
 #   delete TARGET                      remove TARGET (after backing it up)
@@ -11,8 +11,11 @@
 #   mkdir TARGET MODE UID GID          create directory TARGET (its parent exists by then)
 #   rmdir TARGET                       remove directory TARGET if it is empty, else keep it
 # Before changing an existing TARGET it is copied to "TARGET.builderbar-backup-STAMP".
-# A TARGET that already has the exact bytes, mode and owner is left alone. RESTART_ARGV
-# runs once at the end, only if something changed.
+# A TARGET that already has the exact bytes, mode and owner is left alone.
+# RESTART is one or more commands, each written as COUNT ARG1 ... ARGCOUNT. It runs once at
+# the end, only if something changed: the first command restarts the daemon; when it fails,
+# the others run in order as its fallback (launchd: kickstart, else bootout + bootstrap). A
+# fallback command may fail, except the last: its exit status is the restart's.
 #
 # Threat model: we run as root on behalf of the user who just authorized us. STAGING is
 # written by that user; another local user must not be able to swap its contents, so it
@@ -124,7 +127,42 @@ backup() {
   fi
 }
 
-[ $# -ge 3 ] || die "usage: builderbar-apply STAGING STAGING_UID STAMP OP... [-- RESTART...]"
+# Runs the first COUNT of the arguments after COUNT as a command (POSIX sh has no arrays:
+# the first COUNT are rotated to the end, the rest dropped, then "$@" runs). Prints what ran.
+run_first() {
+  rf_count=$1 rf_i=0 rf_total=$(($# - 1))
+  shift
+  while [ "$rf_i" -lt "$rf_total" ]; do
+    if [ "$rf_i" -lt "$rf_count" ]; then set -- "$@" "$1"; fi
+    shift
+    rf_i=$((rf_i + 1))
+  done
+  if "$@"; then
+    rf_status=0
+    printf 'ran %s\n' "$*"
+  else
+    rf_status=$?
+    rf_failed="$* (exit $rf_status)"
+    printf 'failed: %s\n' "$rf_failed"
+  fi
+  return "$rf_status"
+}
+
+# RESTART (see Usage): the first command, else its fallback in order.
+restart() {
+  if run_first "$@"; then return 0; fi
+  first=$rf_failed
+  shift "$(($1 + 1))"
+  [ $# -gt 0 ] || die "restart command failed: $first"
+  printf 'trying the fallback\n'
+  while [ $# -gt 0 ]; do
+    run_first "$@"
+    shift "$(($1 + 1))"
+  done
+  [ "$rf_status" = 0 ] || die "restart command failed: $first; its fallback failed too: $rf_failed"
+}
+
+[ $# -ge 3 ] || die "usage: builderbar-apply STAGING STAGING_UID STAMP OP... [-- RESTART]"
 staging=$1 staging_uid=$2 stamp=$3
 shift 3
 
@@ -170,7 +208,13 @@ validate() {
         shift 2
         ;;
       --)
+        shift
         [ $# -ge 2 ] || die "-- must be followed by a restart command"
+        while [ $# -gt 0 ]; do
+          case $1 in '' | 0* | *[!0-9]*) die "bad restart command length: $1" ;; esac
+          [ "$1" -lt $# ] || die "restart command cut short: $1 arguments announced, $(($# - 1)) left"
+          shift "$(($1 + 1))"
+        done
         return 0
         ;;
       *) die "unknown operation: $1" ;;
@@ -238,10 +282,9 @@ while [ $# -gt 0 ]; do
     --)
       shift
       if [ "$changed" = 1 ]; then
-        "$@" || die "restart command failed (exit $?): $*"
-        printf 'ran %s\n' "$*"
+        restart "$@"
       else
-        printf 'nothing changed, not running: %s\n' "$*"
+        printf 'nothing changed, not restarting the daemon\n'
       fi
       break
       ;;

@@ -24,7 +24,7 @@ pub fn render(plan: &Plan) -> String {
         let _ = writeln!(out, "existing files are first backed up as <file>.builderbar-backup-<time>");
     }
     if let Some(r) = &plan.restart {
-        let _ = writeln!(out, "then run: {}", r.argv.join(" "));
+        let _ = writeln!(out, "then run: {}", r.describe());
     }
     out
 }
@@ -141,7 +141,9 @@ mod tests {
         plan.write(root.join("machines"), "ssh-ng://builder@x\n", 0o644, Owner::ROOT).unwrap();
         plan.write_secret(root.join("key"), "PRIVATE KEY", 0o600, Owner::ROOT).unwrap();
         plan.delete(&gone).unwrap();
-        plan.restart(DaemonRestart::launchctl_kickstart("org.nixos.nix-daemon"));
+        let mut restart = DaemonRestart::launchctl_kickstart("system/org.nixos.nix-daemon");
+        restart.fallback = vec![vec!["launchctl".into(), "bootout".into(), "system/org.nixos.nix-daemon".into()]];
+        plan.restart(restart);
         let r = root.display().to_string();
         let (u, g) = (me.uid, me.gid);
         let expected = format!(
@@ -150,7 +152,8 @@ mod tests {
              diff {r}/key\nnew file, mode 0600, owner 0:0\n(secret contents not shown, 11 bytes)\n\
              diff {r}/old\ndeleted file (a backup is kept)\n--- {r}/old\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n\
              existing files are first backed up as <file>.builderbar-backup-<time>\n\
-             then run: launchctl kickstart -k system/org.nixos.nix-daemon\n"
+             then run: launchctl kickstart -k system/org.nixos.nix-daemon \
+             (if that fails: launchctl bootout system/org.nixos.nix-daemon)\n"
         );
         assert_eq!(plan.diff(), expected);
         assert!(!plan.diff().contains("PRIVATE"));

@@ -39,6 +39,9 @@ pub struct AppliedPlan {
     pub diff: String,
     pub files: Vec<AppliedFile>,
     pub restart: Option<Vec<String>>,
+    /// What runs when `restart` fails (absent in entries written before fallbacks existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_fallback: Vec<Vec<String>>,
     /// The id of the entry this one undid.
     pub undo_of: Option<String>,
     /// What the script printed.
@@ -160,7 +163,7 @@ pub fn undo_plan(entry: &AppliedPlan) -> Result<Plan, PrivilegedError> {
         }
     }
     if let Some(argv) = &entry.restart {
-        plan.restart(DaemonRestart { argv: argv.clone() });
+        plan.restart(DaemonRestart { argv: argv.clone(), fallback: entry.restart_fallback.clone() });
     }
     plan.undo_of = Some(entry.id.clone());
     Ok(plan)
@@ -179,6 +182,7 @@ mod tests {
             diff: String::new(),
             files: vec![],
             restart: None,
+            restart_fallback: Vec::new(),
             undo_of: undo_of.map(Into::into),
             log: String::new(),
         }
@@ -222,13 +226,16 @@ mod tests {
         };
         e.files = vec![file(&conf, true, Some(backup.clone())), file(&created, false, None)];
         e.restart = Some(vec!["systemctl".into(), "restart".into(), "nix-daemon".into()]);
+        e.restart_fallback = vec![vec!["true".into()]];
         let plan = undo_plan(&e).unwrap();
         assert_eq!(plan.undo_of.as_deref(), Some("X"));
         assert_eq!(plan.files.len(), 2);
         assert_eq!(plan.files[0].path, created);
         assert!(matches!(plan.files[0].change, crate::privileged::plan::FileChange::Delete { backup: true }));
         assert!(plan.diff().contains("-new\n+old\n"), "{}", plan.diff());
-        assert_eq!(plan.restart.unwrap().argv, ["systemctl", "restart", "nix-daemon"]);
+        let restart = plan.restart.unwrap();
+        assert_eq!(restart.argv, ["systemctl", "restart", "nix-daemon"]);
+        assert_eq!(restart.fallback, [["true"]], "undo restarts the way the Plan did, fallback included");
 
         fs::remove_file(&backup).unwrap();
         assert!(matches!(undo_plan(&e), Err(PrivilegedError::BackupMissing { .. })));

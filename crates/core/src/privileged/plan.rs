@@ -67,22 +67,49 @@ pub struct PlannedFile {
     pub before: Option<Existing>,
 }
 
-/// The command that restarts the Nix daemon, as an argv (never a shell string).
+/// The command that restarts the Nix daemon, as an argv (never a shell string), and what to
+/// run when it fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaemonRestart {
     pub argv: Vec<String>,
+    /// Commands run in order when `argv` fails (launchd: `bootout`, then `bootstrap` of the
+    /// job's plist); failures before the last are tolerated, the last one's status decides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fallback: Vec<Vec<String>>,
 }
 
+/// launchd label of the upstream Nix installer's daemon.
+pub const NIX_DAEMON_LAUNCHD: &str = "system/org.nixos.nix-daemon";
+/// launchd label of Determinate Nix's daemon.
+pub const DETERMINATE_DAEMON_LAUNCHD: &str = "system/systems.determinate.nix-daemon";
+
 impl DaemonRestart {
-    /// `launchctl kickstart -k system/<label>` (macOS), e.g. with
-    /// [`crate::nix::daemon::LAUNCHD_NIX_DAEMON`].
-    pub fn launchctl_kickstart(label: &str) -> DaemonRestart {
-        DaemonRestart { argv: vec!["launchctl".into(), "kickstart".into(), "-k".into(), format!("system/{label}")] }
+    /// `launchctl kickstart -k <target>` (macOS), e.g. with [`NIX_DAEMON_LAUNCHD`], and no fallback.
+    pub fn launchctl_kickstart(target: &str) -> DaemonRestart {
+        DaemonRestart {
+            argv: vec!["launchctl".into(), "kickstart".into(), "-k".into(), target.into()],
+            fallback: Vec::new(),
+        }
     }
 
     /// `systemctl restart <unit>` (Linux with systemd), e.g. `nix-daemon`.
     pub fn systemctl_restart(unit: &str) -> DaemonRestart {
-        DaemonRestart { argv: vec!["systemctl".into(), "restart".into(), unit.into()] }
+        DaemonRestart { argv: vec!["systemctl".into(), "restart".into(), unit.into()], fallback: Vec::new() }
+    }
+
+    /// Every command in the order the script may run them: the restart, then its fallback.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        std::iter::once(self.argv.clone()).chain(self.fallback.iter().cloned()).collect()
+    }
+
+    /// One line for the user: `a b c`, or `a b c (if that fails: d e, then f g)`.
+    pub fn describe(&self) -> String {
+        let mut s = self.argv.join(" ");
+        if !self.fallback.is_empty() {
+            let rest: Vec<String> = self.fallback.iter().map(|c| c.join(" ")).collect();
+            s.push_str(&format!(" (if that fails: {})", rest.join(", then ")));
+        }
+        s
     }
 }
 
@@ -423,9 +450,31 @@ mod tests {
     #[test]
     fn restart_argv() {
         assert_eq!(
-            DaemonRestart::launchctl_kickstart(crate::nix::daemon::LAUNCHD_NIX_DAEMON).argv,
+            DaemonRestart::launchctl_kickstart(NIX_DAEMON_LAUNCHD).argv,
             ["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"]
         );
         assert_eq!(DaemonRestart::systemctl_restart("nix-daemon").argv, ["systemctl", "restart", "nix-daemon"]);
+        assert_eq!(DaemonRestart::systemctl_restart("nix-daemon").describe(), "systemctl restart nix-daemon");
+    }
+
+    #[test]
+    fn a_fallback_is_described_and_kept_out_of_old_journal_json() {
+        let r = DaemonRestart {
+            argv: vec!["launchctl".into(), "kickstart".into(), "-k".into(), "system/l".into()],
+            fallback: vec![
+                vec!["launchctl".into(), "bootout".into(), "system/l".into()],
+                vec!["launchctl".into(), "bootstrap".into(), "system".into(), "/L/l.plist".into()],
+            ],
+        };
+        assert_eq!(
+            r.describe(),
+            "launchctl kickstart -k system/l (if that fails: launchctl bootout system/l, then launchctl bootstrap \
+             system /L/l.plist)"
+        );
+        assert_eq!(r.commands().len(), 3);
+        // A restart written before fallbacks existed still reads.
+        let old: DaemonRestart = serde_json::from_str(r#"{"argv":["systemctl","restart","nix-daemon"]}"#).unwrap();
+        assert_eq!(old, DaemonRestart::systemctl_restart("nix-daemon"));
+        assert_eq!(serde_json::to_string(&old).unwrap(), r#"{"argv":["systemctl","restart","nix-daemon"]}"#);
     }
 }

@@ -35,12 +35,14 @@ pub struct Invocation {
     /// Suffix of the backups: `TARGET.builderbar-backup-STAMP`; `[0-9A-Za-z-]+`.
     pub stamp: String,
     pub ops: Vec<Op>,
-    /// Daemon restart argv, run once at the end if something changed.
-    pub restart: Option<Vec<String>>,
+    /// The daemon restart, run once at the end if something changed: its command, then the
+    /// commands of its fallback (run in order when the first fails). Empty: no restart.
+    pub restart: Vec<Vec<String>>,
 }
 
 impl Invocation {
-    /// The full argv: `/bin/sh -c SCRIPT builderbar-apply STAGING UID STAMP OPS... [-- RESTART...]`.
+    /// The full argv: `/bin/sh -c SCRIPT builderbar-apply STAGING UID STAMP OPS... [-- RESTART]`,
+    /// where RESTART is each command as `COUNT ARG...` (data, never shell code).
     pub fn argv(&self) -> Vec<OsString> {
         let mut v: Vec<OsString> = vec![SHELL.into(), "-c".into(), SCRIPT.into(), SCRIPT_NAME.into()];
         v.push(self.staging.clone().into());
@@ -73,9 +75,12 @@ impl Invocation {
                 }
             }
         }
-        if let Some(r) = &self.restart {
+        if !self.restart.is_empty() {
             v.push("--".into());
-            v.extend(r.iter().map(OsString::from));
+            for command in &self.restart {
+                v.push(command.len().to_string().into());
+                v.extend(command.iter().map(OsString::from));
+            }
         }
         v
     }
@@ -101,12 +106,16 @@ mod tests {
                 },
                 Op::Delete { target: "/etc/nix/$(x)".into(), backup: true },
             ],
-            restart: Some(vec![
-                "launchctl".into(),
-                "kickstart".into(),
-                "-k".into(),
-                "system/org.nixos.nix-daemon".into(),
-            ]),
+            restart: vec![
+                vec!["launchctl".into(), "kickstart".into(), "-k".into(), "system/org.nixos.nix-daemon".into()],
+                vec!["launchctl".into(), "bootout".into(), "system/org.nixos.nix-daemon".into()],
+                vec![
+                    "launchctl".into(),
+                    "bootstrap".into(),
+                    "system".into(),
+                    "/Library/LaunchDaemons/org.nixos.nix-daemon.plist".into(),
+                ],
+            ],
         };
         let argv: Vec<String> = inv.argv().into_iter().map(|a| a.into_string().unwrap()).collect();
         assert_eq!(argv[..4], ["/bin/sh", "-c", SCRIPT, "builderbar-apply"]);
@@ -125,10 +134,20 @@ mod tests {
                 "delete",
                 "/etc/nix/$(x)",
                 "--",
+                "4",
                 "launchctl",
                 "kickstart",
                 "-k",
                 "system/org.nixos.nix-daemon",
+                "3",
+                "launchctl",
+                "bootout",
+                "system/org.nixos.nix-daemon",
+                "4",
+                "launchctl",
+                "bootstrap",
+                "system",
+                "/Library/LaunchDaemons/org.nixos.nix-daemon.plist",
             ]
         );
     }

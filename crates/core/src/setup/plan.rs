@@ -7,10 +7,12 @@ use crate::error::UserFacing;
 use crate::host::Host;
 use crate::image::{HostKeySpec, ImageManifest};
 use crate::keys::{openssh, InstallKeys, KeyError};
+use crate::nix::daemon::LaunchctlError;
 use crate::nix::{
-    detect_config_owner, BuilderWiring, ConfigOwner, DaemonProbe, DetectOptions, MachinesLine, NixChanges, SshHostBlock,
+    detect_config_owner, BuilderWiring, ConfigOwner, DaemonProbe, DaemonService, DetectOptions, MachinesLine,
+    NixChanges, SshHostBlock,
 };
-use crate::privileged::{DaemonRestart, Plan, PrivilegedError};
+use crate::privileged::{CommandRunner, DaemonRestart, Plan, PrivilegedError, SystemRunner};
 use crate::setup::target::SetupTarget;
 use crate::ssh::HOST_ALIAS;
 
@@ -24,6 +26,15 @@ pub enum SetupError {
     Nix(String),
     #[error("the test build failed: {0}")]
     TestBuild(String),
+    /// macOS: a daemon is installed but launchd runs none, found before anything is written.
+    #[error(
+        "no Nix daemon is loaded in launchd: {} is installed, but {why}; Nix would not read the new settings \
+         and no build could reach the builder, so nothing was changed",
+        plists.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" and ")
+    )]
+    DaemonNotLoaded { plists: Vec<PathBuf>, why: String },
+    #[error("{0}")]
+    Launchctl(#[from] LaunchctlError),
 }
 
 impl UserFacing for SetupError {
@@ -35,6 +46,19 @@ impl UserFacing for SetupError {
             SetupError::TestBuild(_) => {
                 "Run `builderbar doctor` to see which link fails (builder, ssh, host key, nix.conf).".into()
             }
+            SetupError::DaemonNotLoaded { plists, .. } => {
+                let plist = plists.first().map(|p| p.display().to_string()).unwrap_or_default();
+                let label = plists.first().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy()).unwrap_or_default();
+                format!(
+                    "Load it with `sudo launchctl bootstrap system {plist}` (if launchctl answers that the service \
+                     is disabled, run `sudo launchctl enable system/{label}` first), check that \
+                     `launchctl print system/{label}` shows it, then run setup again. A plist left behind by a Nix \
+                     you uninstalled can be deleted instead."
+                )
+            }
+            SetupError::Launchctl(_) => "launchctl is part of macOS (/bin/launchctl): check that it runs, then \
+                                         run setup again."
+                .into(),
         }
     }
 }
@@ -101,11 +125,25 @@ fn owner_of(target: &SetupTarget) -> Result<ConfigOwner, SetupError> {
     detect_config_owner(&DetectOptions::in_dir(&target.nix_conf_dir)).map_err(|e| SetupError::Nix(e.to_string()))
 }
 
-fn restart_for(host: Host, target: &SetupTarget, needed: bool) -> Option<DaemonRestart> {
+/// The restart a Plan ends with, when nix.conf's meaning changes. Setup refuses, before
+/// anything is written, a Mac whose daemon is installed but not loaded (`for_setup`): the
+/// restart would fail after the files changed, and no build could reach the builder anyway.
+/// Unsetup goes ahead without a restart: the daemon reads the restored files when it starts.
+fn restart_for(
+    host: Host,
+    target: &SetupTarget,
+    needed: bool,
+    for_setup: bool,
+    runner: &dyn CommandRunner,
+) -> Result<Option<DaemonRestart>, SetupError> {
     if !needed {
-        return None;
+        return Ok(None);
     }
-    DaemonProbe::under(&target.system_root).detect(host).restart()
+    let daemon = DaemonProbe::under(&target.system_root).detect(host, runner)?;
+    if let (DaemonService::NotLoaded { plists, why }, true) = (&daemon, for_setup) {
+        return Err(SetupError::DaemonNotLoaded { plists: plists.clone(), why: why.clone() });
+    }
+    Ok(daemon.restart())
 }
 
 /// Computes setup as a Plan (nothing is written): the client key installed for root,
@@ -120,6 +158,8 @@ pub fn plan_setup(
     let owner = owner_of(target)?;
     let changes = NixChanges::wire(&wiring, &owner, &target.conf_paths(), &mut crate::nix::changes::read_optional)
         .map_err(|e| SetupError::Nix(e.to_string()))?;
+    // A daemon launchd does not run stops setup here, before a Plan exists to approve.
+    let restart = restart_for(host, target, changes.restart_daemon, true, &SystemRunner::default())?;
     let mut plan = Plan::new();
     if changes.darwin_snippet.is_none() {
         let secret = std::fs::read(keys.client_private())
@@ -128,7 +168,7 @@ pub fn plan_setup(
         plan.write_secret(target.installed_key(), secret, 0o600, target.owner)?;
     }
     add_changes(&mut plan, &changes, target)?;
-    if let Some(r) = restart_for(host, target, changes.restart_daemon) {
+    if let Some(r) = restart {
         plan.restart(r);
     }
     Ok(SetupPlan { plan, owner, changes })
@@ -154,7 +194,7 @@ pub fn plan_unsetup(host: Host, target: &SetupTarget, created_dirs: &[PathBuf]) 
     for d in dirs {
         plan.remove_dir_if_empty(d)?;
     }
-    if let Some(r) = restart_for(host, target, changes.restart_daemon) {
+    if let Some(r) = restart_for(host, target, changes.restart_daemon, false, &SystemRunner::default())? {
         plan.restart(r);
     }
     Ok(SetupPlan { plan, owner, changes })
@@ -193,4 +233,75 @@ pub fn is_wired(id: &BuilderIdentity, target: &SetupTarget) -> Result<bool, Setu
     let changes = NixChanges::wire(&wiring, &owner, &target.conf_paths(), &mut crate::nix::changes::read_optional)
         .map_err(|e| SetupError::Nix(e.to_string()))?;
     Ok(changes.files.is_empty() && changes.darwin_snippet.is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privileged::{CommandOutput, RecordingRunner};
+
+    const PRINT_UPSTREAM: &str = include_str!("../../tests/fixtures/launchctl/print-org.nixos.nix-daemon.txt");
+    const NOT_LOADED: &str = include_str!("../../tests/fixtures/launchctl/print-not-loaded.stderr");
+
+    fn mac_target(root: &Path) -> SetupTarget {
+        SetupTarget { system_root: root.into(), ..SetupTarget::system() }
+    }
+
+    fn not_loaded(label: &str) -> std::io::Result<CommandOutput> {
+        Ok(CommandOutput::failed(113, &NOT_LOADED.replace("LABEL", label)))
+    }
+
+    #[test]
+    fn a_loaded_daemon_gives_kickstart_with_its_bootout_bootstrap_fallback() {
+        let t = tempfile::tempdir().unwrap();
+        let r = RecordingRunner::new();
+        r.reply(not_loaded("systems.determinate.nix-daemon")).reply(Ok(CommandOutput::ok(PRINT_UPSTREAM)));
+        let got = restart_for(Host::MACOS_AARCH64, &mac_target(t.path()), true, true, &r).unwrap().unwrap();
+        assert_eq!(
+            got.commands(),
+            [
+                vec!["launchctl", "kickstart", "-k", "system/org.nixos.nix-daemon"],
+                vec!["launchctl", "bootout", "system/org.nixos.nix-daemon"],
+                vec!["launchctl", "bootstrap", "system", "/Library/LaunchDaemons/org.nixos.nix-daemon.plist"],
+            ]
+        );
+        // No restart needed: launchd is not even asked.
+        let r = RecordingRunner::new();
+        assert!(restart_for(Host::MACOS_AARCH64, &mac_target(t.path()), false, true, &r).unwrap().is_none());
+        assert!(r.calls().is_empty());
+    }
+
+    #[test]
+    fn setup_refuses_an_installed_daemon_launchd_does_not_run_and_unsetup_goes_on() {
+        let t = tempfile::tempdir().unwrap();
+        let plist = t.path().join("Library/LaunchDaemons/org.nixos.nix-daemon.plist");
+        std::fs::create_dir_all(plist.parent().unwrap()).unwrap();
+        std::fs::write(&plist, "<plist/>\n").unwrap();
+        let r = RecordingRunner::new();
+        r.reply(not_loaded("systems.determinate.nix-daemon")).reply(not_loaded("org.nixos.nix-daemon"));
+        let e = restart_for(Host::MACOS_AARCH64, &mac_target(t.path()), true, true, &r).unwrap_err();
+        let p = plist.display();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "no Nix daemon is loaded in launchd: {p} is installed, but system/systems.determinate.nix-daemon: \
+                 Could not find service \"systems.determinate.nix-daemon\" in domain for system (exit 113); \
+                 system/org.nixos.nix-daemon: Could not find service \"org.nixos.nix-daemon\" in domain for system \
+                 (exit 113); Nix would not read the new settings and no build could reach the builder, so nothing \
+                 was changed"
+            )
+        );
+        assert_eq!(
+            e.hint(),
+            format!(
+                "Load it with `sudo launchctl bootstrap system {p}` (if launchctl answers that the service is \
+                 disabled, run `sudo launchctl enable system/org.nixos.nix-daemon` first), check that `launchctl \
+                 print system/org.nixos.nix-daemon` shows it, then run setup again. A plist left behind by a Nix you \
+                 uninstalled can be deleted instead."
+            )
+        );
+        let r = RecordingRunner::new();
+        r.reply(not_loaded("systems.determinate.nix-daemon")).reply(not_loaded("org.nixos.nix-daemon"));
+        assert!(restart_for(Host::MACOS_AARCH64, &mac_target(t.path()), true, false, &r).unwrap().is_none());
+    }
 }

@@ -72,7 +72,7 @@ pub fn resolve(
 ) -> Result<(SetupTarget, Elevation), PrivilegedError> {
     let elevation = match overrides.elevation {
         Some(e) => e,
-        None => Elevation::choose(host, &ElevationEnv::from_process())?,
+        None => Elevation::choose(host, &ElevationEnv::from_process(host))?,
     };
     let mut target = SetupTarget::system();
     if let Some(d) = overrides.nix_conf_dir.clone().or_else(|| settings.nix_conf_dir.clone()) {

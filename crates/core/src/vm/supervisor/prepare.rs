@@ -56,7 +56,7 @@ pub(super) async fn prepare(ctx: &VmContext, req: &StartRequest) -> Result<Prepa
     }
     if let Some(DiskSpec::State { template, .. }) = image.disks.iter().find(|d| matches!(d, DiskSpec::State { .. })) {
         let qemu_img = image.qemu.as_ref().map(|d| d.join("qemu-img")).unwrap_or_else(|| "qemu-img".into());
-        ensure_state_disk(&qemu_img, &files.state_disk(), req.settings.disk_gib, template.as_ref()).await?;
+        ensure_state_disk(ctx.host, &qemu_img, &files.state_disk(), req.settings.disk_gib, template.as_ref()).await?;
     }
     rotate_log(&files.console_log(), KEEP_CONSOLE_LOGS);
     let pinned = match &image.host_key {
