@@ -47,8 +47,8 @@ pub enum Command {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
-        /// Exit once this state is reached (running, stopped, failed).
-        #[arg(long)]
+        /// Exit once this state is reached.
+        #[arg(long, value_parser = ["stopped", "starting", "running", "stopping", "failed"])]
         until: Option<String>,
     },
     /// Serve the builder on demand (on_demand setting): start it on connect, stop it when idle; until Ctrl-C.
@@ -70,6 +70,10 @@ pub enum Command {
         /// Last N lines.
         #[arg(short = 'n', long, default_value_t = 200)]
         lines: usize,
+        /// The guest's bytes as they are, escape sequences included (by default control
+        /// characters are shown as text, e.g. ESC as ^[, so the guest cannot drive the terminal).
+        #[arg(long)]
+        raw: bool,
     },
     /// Run a command in the builder over SSH (generated key, pinned host key).
     Ssh {

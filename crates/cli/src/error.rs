@@ -5,6 +5,7 @@ use builderbar_core::api::ApiError;
 use builderbar_core::UserFacing;
 
 use crate::exit;
+use crate::logging::REPORTED;
 
 #[derive(Debug)]
 pub enum CliError {
@@ -29,17 +30,17 @@ impl CliError {
         CliError::Usage { message: message.into(), hint: hint.into() }
     }
 
-    /// Prints the error (and logs it) and returns the exit code.
+    /// Prints the error once (and logs it to the log file only) and returns the exit code.
     pub fn report(self) -> i32 {
         match self {
             CliError::Core { error, code } => {
-                tracing::error!("{error}");
+                tracing::error!(target: REPORTED, "{error}");
                 eprintln!("error: {error}");
                 eprintln!("hint: {}", error.hint());
                 code
             }
             CliError::Usage { message, hint } => {
-                tracing::error!("{message}");
+                tracing::error!(target: REPORTED, "{message}");
                 eprintln!("error: {message}");
                 eprintln!("hint: {hint}");
                 exit::USAGE

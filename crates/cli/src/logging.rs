@@ -1,12 +1,18 @@
 //! Logging: stderr at a level from -v/-q or BUILDERBAR_LOG, and a daily-rotated file in the log dir.
 
+use std::io::IsTerminal;
 use tracing_appender::non_blocking::WorkerGuard;
+
+use tracing_subscriber::filter::{filter_fn, FilterExt};
 use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
 use builderbar_core::host::Host;
 use builderbar_core::paths::AppPaths;
 
 pub const LOG_FILE_PREFIX: &str = "builderbar.log";
+
+/// The log target of errors `CliError::report` prints itself (kept off stderr here).
+pub const REPORTED: &str = "builderbar::reported";
 
 /// Keeps the file writer alive for the life of the process.
 pub fn init(verbose: u8, quiet: bool) -> Option<WorkerGuard> {
@@ -17,7 +23,14 @@ pub fn init(verbose: u8, quiet: bool) -> Option<WorkerGuard> {
         (false, _) => "debug",
     };
     let stderr_filter = EnvFilter::try_from_env("BUILDERBAR_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    let stderr = fmt::layer().with_writer(std::io::stderr).with_target(false).with_filter(stderr_filter);
+    // An error the CLI reports is printed once, by `CliError::report`; here it goes to the file.
+    let not_reported = filter_fn(|m| m.target() != REPORTED);
+    let stderr = fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        // Colours only for a terminal: a pipe or a log file gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(stderr_filter.and(not_reported));
     let paths = AppPaths::detect(Host::detect());
     let file = std::fs::create_dir_all(&paths.log_dir).ok().and_then(|_| {
         tracing_appender::rolling::Builder::new()

@@ -115,18 +115,28 @@ pub struct FieldError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("invalid settings: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+    #[error("invalid settings: {}", list(.0))]
     Invalid(Vec<FieldError>),
+    /// Saved settings (perhaps edited by hand) that a start cannot use.
+    #[error("the settings in {} are not valid: {}", .path.display(), list(.fields))]
+    Stored { path: PathBuf, fields: Vec<FieldError> },
     #[error("cannot read settings file {}: {message}", .path.display())]
     Unreadable { path: PathBuf, message: String },
     #[error("cannot save settings to {}: {source}", .path.display())]
     Write { path: PathBuf, source: std::io::Error },
 }
 
+fn list(fields: &[FieldError]) -> String {
+    fields.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+}
+
 impl UserFacing for SettingsError {
     fn hint(&self) -> String {
         match self {
             SettingsError::Invalid(_) => "Change the named values; nothing was saved.".into(),
+            SettingsError::Stored { .. } => "Change them with `builderbar settings set <name> <value>` or in the \
+                 Settings window (each value is checked there), then start again."
+                .into(),
             SettingsError::Unreadable { path, .. } => {
                 format!("Fix or delete {} (Builderbar then uses its defaults).", path.display())
             }
@@ -171,6 +181,28 @@ pub fn port_is_free(port: u16) -> bool {
 impl Settings {
     /// Every problem with these values, or Ok. The image is checked by loading its manifest.
     pub fn validate(&self, limits: &HostLimits) -> Result<(), SettingsError> {
+        let errs = self.problems(limits, true);
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(SettingsError::Invalid(errs))
+        }
+    }
+
+    /// What a start checks of settings read from `path` (perhaps edited by hand): every value
+    /// in range for this machine. Whether the port is free, and the image, the start checks
+    /// itself (it may be given another image).
+    pub fn validate_for_start(&self, host: Host, path: &Path) -> Result<(), SettingsError> {
+        let limits = HostLimits { port_available: Box::new(|_| true), ..HostLimits::detect(host, None) };
+        let fields = self.problems(&limits, false);
+        if fields.is_empty() {
+            Ok(())
+        } else {
+            Err(SettingsError::Stored { path: path.into(), fields })
+        }
+    }
+
+    fn problems(&self, limits: &HostLimits, load_image: bool) -> Vec<FieldError> {
         let mut errs = Vec::new();
         let mut bad = |field: &str, message: String| errs.push(FieldError { field: field.into(), message });
         if self.cores == 0 {
@@ -215,7 +247,15 @@ impl Settings {
         if self.stop_timeout_secs == 0 || self.stop_timeout_secs > 600 {
             bad("stop_timeout_secs", format!("is {}; choose 1 to 600 seconds", self.stop_timeout_secs));
         }
-        if let Some(image) = &self.image {
+        // A relative path would mean something else in each process (its working directory).
+        for (field, path) in
+            [("image", &self.image), ("nix_conf_dir", &self.nix_conf_dir), ("ssh_config_dir", &self.ssh_config_dir)]
+        {
+            if let Some(p) = path.as_ref().filter(|p| !p.is_absolute()) {
+                bad(field, format!("is \"{}\", a relative path; give an absolute path", p.display()));
+            }
+        }
+        if let Some(image) = self.image.as_ref().filter(|p| load_image && p.is_absolute()) {
             match crate::image::ImageManifest::load(image) {
                 Ok(m) if m.min_memory_mib > self.memory_mib => bad(
                     "memory_mib",
@@ -228,11 +268,7 @@ impl Settings {
                 Err(e) => bad("image", e.to_string()),
             }
         }
-        if errs.is_empty() {
-            Ok(())
-        } else {
-            Err(SettingsError::Invalid(errs))
-        }
+        errs
     }
 
     /// Reads the settings file; a missing file means defaults. Unknown or mistyped values are
@@ -250,14 +286,22 @@ impl Settings {
     /// Parses settings JSON; the error names the offending setting.
     pub fn from_json(text: &str) -> Result<Settings, String> {
         serde_json::from_str(text).map_err(|e| {
-            let msg = e.to_string();
-            // "unknown variant `x`, expected one of ..." comes from the accelerator enum.
-            if msg.starts_with("unknown variant") {
-                let v = msg.split('`').nth(1).unwrap_or("");
-                format!("accelerator: unknown accelerator \"{v}\"; choose auto, hvf, kvm or tcg")
-            } else {
-                msg
+            // serde says where ("line 1 column 34"), not which setting: try each one alone.
+            let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(text) else {
+                return e.to_string();
+            };
+            for (key, value) in map {
+                let alone = serde_json::Value::Object([(key.clone(), value)].into_iter().collect());
+                let Err(e) = serde_json::from_value::<Settings>(alone) else { continue };
+                let msg = e.to_string();
+                // "unknown variant `x`, expected one of ..." comes from the accelerator enum.
+                if key == "accelerator" && msg.starts_with("unknown variant") {
+                    let v = msg.split('`').nth(1).unwrap_or("");
+                    return format!("accelerator: unknown accelerator \"{v}\"; choose auto, hvf, kvm or tcg");
+                }
+                return format!("{key}: {msg}");
             }
+            e.to_string()
         })
     }
 

@@ -42,7 +42,8 @@ pub fn console_input(state: State<'_, AppState>, data: String) -> CmdResult<()> 
             "Paste less at once.",
         ));
     }
-    let socket = state.ctx().files.serial_socket();
+    // Where the running VM's start put it (another process may have started it).
+    let socket = state.supervisor.serial_socket();
     if state.supervisor.status().pid.is_none() || !socket.exists() {
         return Err(ErrorReport {
             message: "cannot type into the builder's console: the builder is not running".into(),

@@ -59,7 +59,7 @@ pub async fn run(ctx: &Ctx, history_only: bool, no_input: bool) -> CliResult {
                 if interactive && bytes.contains(&DETACH) {
                     break;
                 }
-                if let Err(e) = send_input(&files.serial_socket(), &bytes).await {
+                if let Err(e) = send_input(&ctx.supervisor.serial_socket(), &bytes).await {
                     eprintln!("\r\nerror: {e}\r");
                 }
             }

@@ -25,7 +25,7 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Argv { image, json } => vm::argv(&ctx, image.as_deref(), json),
         Command::Serve => serve::run(&ctx).await,
         Command::Console { history, no_input } => console::run(&ctx, history, no_input).await,
-        Command::Logs { console, lines } => logs::run(&ctx, console, lines),
+        Command::Logs { console, lines, raw } => logs::run(&ctx, console, lines, raw),
         Command::Ssh { command } => ssh::run(&ctx, &command).await,
         Command::Settings { action } => settings::run(&ctx, action).await,
         Command::Keys { action } => keys::run(&ctx, action).await,

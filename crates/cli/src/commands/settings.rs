@@ -3,10 +3,15 @@
 use builderbar_core::api;
 use builderbar_core::settings::{FieldError, Settings, SettingsError};
 
+use std::path::Path;
+
 use crate::cli::SettingsAction;
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
 use crate::exit;
+
+/// Settings that hold a path.
+const PATH_SETTINGS: &[&str] = &["image", "nix_conf_dir", "ssh_config_dir"];
 
 pub async fn run(ctx: &Ctx, action: Option<SettingsAction>) -> CliResult {
     let path = ctx.paths.settings_file();
@@ -24,7 +29,21 @@ pub async fn run(ctx: &Ctx, action: Option<SettingsAction>) -> CliResult {
                 ));
             };
             // Numbers and booleans as JSON, everything else as a string; "null" clears an option.
-            *slot = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            let mut parsed = serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+            // A path is taken from where the command runs: stored absolute, it means the same
+            // to the app and every other process.
+            if let (true, serde_json::Value::String(p)) = (PATH_SETTINGS.contains(&key.as_str()), &parsed) {
+                if Path::new(p).is_relative() {
+                    let cwd = std::env::current_dir().map_err(|e| {
+                        CliError::usage(
+                            format!("`{p}` is relative, and the current directory is unknown: {e}"),
+                            "Give an absolute path.",
+                        )
+                    })?;
+                    parsed = serde_json::Value::String(cwd.join(p).display().to_string());
+                }
+            }
+            *slot = parsed;
             let new = Settings::from_json(&v.to_string()).map_err(|message| {
                 CliError::with_code(
                     SettingsError::Invalid(vec![FieldError { field: key.clone(), message }]),

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use builderbar_core::api;
+use builderbar_core::vm::supervisor::health::DiskLoss;
 use builderbar_core::vm::{VmState, VmStatus};
 
 use crate::context::Ctx;
@@ -91,6 +92,8 @@ pub async fn stop(ctx: &Ctx, timeout: Option<u64>) -> CliResult {
     let secs = timeout.map(|t| t.as_secs()).unwrap_or(u64::from(settings.stop_timeout_secs));
     let before = ctx.supervisor.refresh().await;
     let running = !matches!(before.state, VmState::Stopped | VmState::Failed { .. });
+    // Asked before the stop: the run's record of its disk goes with it.
+    let lost = if running { ctx.supervisor.state_disk_lost() } else { None };
     if !running {
         eprintln!("The builder is not running.");
     } else {
@@ -98,7 +101,21 @@ pub async fn stop(ctx: &Ctx, timeout: Option<u64>) -> CliResult {
     }
     api::builder::stop(&ctx.supervisor, &settings, timeout).await?;
     if running {
-        eprintln!("Stopped. The state disk is kept.");
+        let disk = ctx.vm().files.state_disk();
+        match lost {
+            Some(DiskLoss::Deleted) => eprintln!(
+                "Stopped. The state disk {} was deleted while the builder ran: what the builder stored on it is \
+                 gone, and the next start creates a new, empty one.",
+                disk.display()
+            ),
+            Some(DiskLoss::Replaced) => eprintln!(
+                "Stopped. The state disk {} was replaced while the builder ran: what the builder stored since it \
+                 started is gone; the next start uses the disk now at that path.",
+                disk.display()
+            ),
+            None if disk.exists() => eprintln!("Stopped. The state disk is kept."),
+            None => eprintln!("Stopped."),
+        }
     }
     Ok(())
 }

@@ -58,7 +58,12 @@ impl Install {
     }
 
     pub fn with_image(image: PathBuf) -> Install {
-        let install = Install { home: tempfile::tempdir().unwrap(), port: free_port(), image };
+        Install::in_home(tempfile::tempdir().unwrap(), image)
+    }
+
+    /// An install whose home (data, logs, VM dir) is `home`: a long path, another filesystem.
+    pub fn in_home(home: tempfile::TempDir, image: PathBuf) -> Install {
+        let install = Install { home, port: free_port(), image };
         // The port first: each `set` validates every value, and the default port may be taken
         // on this machine (another install, another program).
         install.ok(&["settings", "set", "port", &install.port.to_string()]);
@@ -143,6 +148,30 @@ impl Install {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Runs `program args` as the user `nobody` (another local user, the attacker in the
+/// security tests), with no supplementary groups.
+pub fn as_nobody(program: &str, args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", program])
+        .args(args)
+        .output()
+        .expect("run setpriv")
+}
+
+/// A directory like /tmp: anyone may create entries in it, only their owners remove them.
+pub fn sticky_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    d
+}
+
+/// The permission bits of `path` (not following a symlink).
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
 }
 
 impl Drop for Install {

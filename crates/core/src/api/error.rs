@@ -70,7 +70,8 @@ impl From<&ApiError> for ErrorReport {
     fn from(e: &ApiError) -> ErrorReport {
         let fields = match e {
             // Settings errors carry their per-field problems to the form.
-            ApiError::Settings(SettingsError::Invalid(fields)) => fields.clone(),
+            ApiError::Settings(SettingsError::Invalid(fields) | SettingsError::Stored { fields, .. })
+            | ApiError::Vm(VmError::Settings(SettingsError::Stored { fields, .. })) => fields.clone(),
             _ => Vec::new(),
         };
         ErrorReport { message: e.to_string(), hint: e.hint(), fields }

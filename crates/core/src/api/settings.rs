@@ -29,9 +29,24 @@ pub fn limits(ctx: &VmContext, builder: &VmStatus) -> HostLimits {
     HostLimits { port_available: Box::new(move |p| Some(p) == gateway || free(p)), ..limits }
 }
 
+/// `limits` for a change from the saved settings `old`: ports they already name and that the
+/// change keeps count as free. A port taken since is the next start's to report (it says so);
+/// it must not keep any other value from being saved.
+fn limits_for_change(ctx: &VmContext, builder: &VmStatus, old: &Settings, new: &Settings) -> HostLimits {
+    let limits = limits(ctx, builder);
+    let kept: Vec<u16> = if new.port == old.port && new.on_demand == old.on_demand {
+        vec![old.port, old.forward_port()]
+    } else {
+        Vec::new()
+    };
+    let free = limits.port_available;
+    HostLimits { port_available: Box::new(move |p| kept.contains(&p) || free(p)), ..limits }
+}
+
 /// Every problem with `settings`, per field; empty when they are valid.
 pub fn validate(ctx: &VmContext, builder: &VmStatus, settings: &Settings) -> Result<Vec<FieldError>, ApiError> {
-    match settings.validate(&limits(ctx, builder)) {
+    let old = Settings::load(&ctx.paths.settings_file()).unwrap_or_default();
+    match settings.validate(&limits_for_change(ctx, builder, &old, settings)) {
         Ok(()) => Ok(Vec::new()),
         Err(SettingsError::Invalid(fields)) => Ok(fields),
         Err(e) => Err(e.into()),
@@ -42,7 +57,7 @@ pub fn validate(ctx: &VmContext, builder: &VmStatus, settings: &Settings) -> Res
 pub fn save(ctx: &VmContext, builder: &VmStatus, new: &Settings) -> Result<SettingsSaved, ApiError> {
     let path = ctx.paths.settings_file();
     let old = Settings::load(&path).unwrap_or_default();
-    new.save(&path, &limits(ctx, builder))?;
+    new.save(&path, &limits_for_change(ctx, builder, &old, new))?;
     let running = !matches!(builder.state, VmState::Stopped | VmState::Failed { .. });
     Ok(SettingsSaved { restart_needed: running && new.needs_vm_restart(&old) })
 }

@@ -254,18 +254,27 @@ impl ImageManifest {
         let mut m: ImageManifest = serde_json::from_value(value).map_err(|e| serde_error(path, &e))?;
         let base = path.parent().unwrap_or(Path::new("."));
         m.validate(path)?;
-        m.kernel = base.join(&m.kernel);
-        m.initrd = base.join(&m.initrd);
+        let inside = |name: &str, p: &mut PathBuf| -> Result<(), ManifestError> {
+            *p = resolve_inside(base, p).map_err(|problem| field(path, name, problem))?;
+            Ok(())
+        };
+        inside("kernel", &mut m.kernel)?;
+        inside("initrd", &mut m.initrd)?;
         if let Some(q) = &mut m.qemu {
-            *q = base.join(&*q);
+            inside("qemu", q)?;
         }
-        for d in &mut m.disks {
+        for (i, d) in m.disks.iter_mut().enumerate() {
             match d {
-                DiskSpec::Image { path: p, .. }
-                | DiskSpec::State { template: Some(DiskTemplate { path: p, .. }), .. } => {
-                    *p = base.join(&*p);
+                DiskSpec::Image { path: p, .. } => inside(&format!("disks[{i}].path"), p)?,
+                DiskSpec::State { template: Some(DiskTemplate { path: p, .. }), .. } => {
+                    inside(&format!("disks[{i}].template.path"), p)?
                 }
                 DiskSpec::State { template: None, .. } => {}
+            }
+        }
+        for (i, s) in m.shares.iter_mut().enumerate() {
+            if let ShareSource::Host { path: p } = &mut s.source {
+                inside(&format!("shares[{i}].source.path"), p)?;
             }
         }
         Ok(m)
@@ -372,10 +381,31 @@ fn is_security_model(s: &str) -> bool {
     matches!(s, "none" | "mapped" | "mapped-xattr" | "mapped-file" | "passthrough")
 }
 
-/// Names that end up inside qemu option values: no commas, no `=`, no spaces.
+/// Names that end up inside qemu option values and file names: no commas, no `=`, no spaces,
+/// and (as a file name, or each part of a path) never `.` or `..`.
 fn is_plain_name(s: &str, allow_slash: bool) -> bool {
     !s.is_empty()
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') || (allow_slash && c == '/'))
+        && s.split('/').all(|part| part != "." && part != "..")
+}
+
+/// The Nix store, where a built image's files may live outside its own directory.
+const NIX_STORE: &str = "/nix/store";
+
+/// `p` made absolute against the image directory `base`; it must stay inside that directory
+/// (relative, without `..`) or name a path in the Nix store.
+fn resolve_inside(base: &Path, p: &Path) -> Result<PathBuf, String> {
+    use std::path::Component;
+    if p.components().any(|c| matches!(c, Component::ParentDir)) {
+        return Err(format!("is \"{}\"; `..` may not lead out of the image directory", p.display()));
+    }
+    if p.is_absolute() && !(p.starts_with(NIX_STORE) || p.starts_with(base)) {
+        return Err(format!(
+            "is \"{}\"; a path must be relative to the image directory or in {NIX_STORE}",
+            p.display()
+        ));
+    }
+    Ok(base.join(p))
 }
 
 fn field(path: &Path, name: &str, problem: String) -> ManifestError {

@@ -62,6 +62,26 @@ pub fn tail_lines(bytes: &[u8], n: usize) -> Vec<String> {
     lines[lines.len().saturating_sub(n)..].to_vec()
 }
 
+/// `text` with every control character shown instead of acted on by a terminal: C0 controls
+/// and DEL in caret notation (ESC is `^[`), C1 controls as `\u{9b}`; tabs and newlines stay.
+/// What the guest printed cannot move the cursor, retitle the window or type for the user.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\t' | '\n' => out.push(c),
+            '\0'..='\x1f' => {
+                out.push('^');
+                out.push(char::from(c as u8 + 0x40));
+            }
+            '\x7f' => out.push_str("^?"),
+            '\u{80}'..='\u{9f}' => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// History plus live fan-out. A slow subscriber misses chunks (it sees `Lagged` and can
 /// re-read history); it never slows the reader or the guest.
 #[derive(Clone)]
@@ -258,6 +278,13 @@ mod tests {
         r.push(b"0123456789abc");
         assert_eq!(r.snapshot(), b"56789abc");
         assert_eq!(r.len(), 8);
+    }
+
+    #[test]
+    fn printable_shows_escapes_as_text() {
+        let shown = printable("a\x1b]0;title\x07\x1b[2Jb\u{9b}6n\x7f\tc\n");
+        assert_eq!(shown, "a^[]0;title^G^[[2Jb\\u{9b}6n^?\tc\n");
+        assert!(!shown.chars().any(|c| c.is_control() && c != '\t' && c != '\n'));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::error::UserFacing;
 use crate::image::ManifestError;
 use crate::keys::KeyError;
+use crate::settings::SettingsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VmError {
@@ -12,6 +13,8 @@ pub enum VmError {
     Image(#[from] ManifestError),
     #[error("{0}")]
     Keys(#[from] KeyError),
+    #[error("{0}")]
+    Settings(#[from] SettingsError),
     #[error("no builder image is configured")]
     NoImage { hint: String },
     #[error("the {accel} accelerator cannot be used: {why}")]
@@ -30,6 +33,16 @@ pub enum VmError {
     Failed { reason: String, hint: String },
     #[error("could not create the state disk {}: {message}", .path.display())]
     Disk { path: PathBuf, message: String },
+    #[error("cannot use {} for the builder's sockets: {why}", .path.display())]
+    RuntimeDir { path: PathBuf, why: String, hint: String },
+    #[error(
+        "the builder's socket path {} is {len} bytes long, but a unix socket path here is at most {max} bytes \
+         (sun_path is {size} bytes)",
+        .path.display()
+    )]
+    SocketPathTooLong { path: PathBuf, len: usize, max: usize, size: usize },
+    #[error("the disk holding {} has only {free_mib} MiB free; the builder needs at least {need_mib} MiB there", .dir.display())]
+    DiskFull { dir: PathBuf, free_mib: u64, need_mib: u64 },
     #[error("the builder is not running")]
     NotRunning,
     #[error("QMP (qemu's control socket) failed: {0}")]
@@ -50,6 +63,16 @@ impl UserFacing for VmError {
         match self {
             VmError::Image(e) => e.hint(),
             VmError::Keys(e) => e.hint(),
+            VmError::Settings(e) => e.hint(),
+            VmError::RuntimeDir { hint, .. } => hint.clone(),
+            VmError::SocketPathTooLong { .. } => "Point BUILDERBAR_RUNTIME_DIR (or XDG_RUNTIME_DIR) at a shorter \
+                 directory, or unset it to use /tmp/builderbar-<uid>."
+                .into(),
+            VmError::DiskFull { dir, .. } => format!(
+                "Free space on the disk that holds {} (the state disk grows there as the builder builds), then \
+                 start the builder again.",
+                dir.display()
+            ),
             VmError::NoImage { hint } | VmError::QemuMissing { hint, .. } | VmError::QemuFailed { hint, .. } => {
                 hint.clone()
             }

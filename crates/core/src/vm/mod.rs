@@ -10,6 +10,7 @@ pub mod lock;
 pub mod process;
 pub mod qemu_error;
 pub mod qmp;
+pub mod runtime_dir;
 pub mod state;
 pub mod supervisor;
 

@@ -4,10 +4,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 use crate::vm::error::VmError;
+
+/// The longest QMP message read: qemu's answers to what we ask are a few KiB. Whatever sits
+/// at the socket's path cannot make a reader hold more than this.
+const MAX_MESSAGE: u64 = 1 << 20;
 
 /// One QMP session. qemu serves one client per socket at a time, so sessions are short.
 pub struct Qmp {
@@ -32,12 +36,22 @@ impl Qmp {
     }
 
     async fn read_message(&mut self) -> Result<Value, VmError> {
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).await.map_err(|e| VmError::Qmp(format!("read: {e}")))?;
+        let mut line = Vec::new();
+        let n = (&mut self.reader)
+            .take(MAX_MESSAGE)
+            .read_until(b'\n', &mut line)
+            .await
+            .map_err(|e| VmError::Qmp(format!("read: {e}")))?;
         if n == 0 {
             return Err(VmError::Qmp("qemu closed the connection".into()));
         }
-        serde_json::from_str(&line).map_err(|e| VmError::Qmp(format!("bad message {line:?}: {e}")))
+        if line.last() != Some(&b'\n') {
+            return Err(VmError::Qmp(format!("a message longer than {MAX_MESSAGE} bytes, or cut short")));
+        }
+        serde_json::from_slice(&line).map_err(|e| {
+            let shown = String::from_utf8_lossy(&line[..line.len().min(200)]).into_owned();
+            VmError::Qmp(format!("bad message {shown:?}: {e}"))
+        })
     }
 
     /// Runs a command and returns its `return` value; events in between are skipped.
@@ -72,7 +86,31 @@ pub async fn command(path: &Path, command: &str, timeout: Duration) -> Result<Va
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn an_endless_line_is_refused_at_the_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("qmp.sock");
+        let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            // A "greeting" that never ends: 64 MiB without a newline, if the reader took it.
+            let chunk = vec![b'x'; 1 << 16];
+            let mut sent = 0u64;
+            while sent < 64 << 20 {
+                if s.write_all(&chunk).await.is_err() {
+                    break;
+                }
+                sent += chunk.len() as u64;
+            }
+            sent
+        });
+        let e = Qmp::connect(&sock, Duration::from_secs(20)).await.err().expect("refused");
+        assert!(e.to_string().contains("longer than 1048576 bytes"), "{e}");
+        drop(e);
+        let sent = server.await.unwrap();
+        assert!(sent < 64 << 20, "the reader kept reading: {sent} bytes");
+    }
 
     #[tokio::test]
     async fn handshake_then_command_skipping_events() {

@@ -74,6 +74,28 @@ pub struct RunRecord {
     pub started_at_ms: u64,
     pub ready_marker: Option<String>,
     pub notice: Option<String>,
+    /// The socket directory of this run. Any process reaches the sockets through it, whatever
+    /// directory its own environment would choose for a new start.
+    #[serde(default)]
+    pub runtime_dir: Option<std::path::PathBuf>,
+    /// The state disk as the run began, so a disk deleted or replaced under it is noticed.
+    #[serde(default)]
+    pub state_disk: Option<FileId>,
+}
+
+/// Which file a path names: its device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FileId {
+    /// The file at `path` now; None if there is none.
+    pub fn of(path: &std::path::Path) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| FileId { dev: m.dev(), ino: m.ino() })
+    }
 }
 
 /// Written when a run ends badly; shown as Failed until the next start.

@@ -5,9 +5,11 @@
 //! Running), `prepare` (everything qemu needs before it runs, and its argv), `spawn` (qemu
 //! detached, until its QMP socket answers), `fallback` (the `auto` accelerator's KVM → TCG),
 //! `monitor` (console, readiness, exit), `status` (the state as the VM directory tells it),
-//! `stop` (the graceful stop) and `records` (run and failure records, cleanup after a run).
+//! `stop` (the graceful stop), `records` (run and failure records, cleanup after a run) and
+//! `health` (a state disk deleted under the VM, a full disk).
 
 mod fallback;
+pub mod health;
 mod monitor;
 mod prepare;
 mod records;
@@ -126,6 +128,17 @@ impl Supervisor {
                 false
             }
         });
+    }
+
+    /// The serial console socket of the running VM (in the socket directory its start chose).
+    pub fn serial_socket(&self) -> PathBuf {
+        records::run_files(self.files()).serial_socket()
+    }
+
+    /// Whether the running VM's state disk was deleted or replaced under it.
+    pub fn state_disk_lost(&self) -> Option<health::DiskLoss> {
+        let run = records::read_json::<RunRecord>(&self.files().run_record())?;
+        health::state_disk_loss(self.files(), &run)
     }
 
     /// The SSH target of the running builder, host key pinned.

@@ -35,6 +35,18 @@ fn good_manifest_resolves_relative_paths() {
 }
 
 #[test]
+fn paths_in_the_image_directory_or_the_store_resolve() {
+    let text = with(|v| {
+        v["initrd"] = "/img/sub/initrd".into();
+        v["shares"][0]["source"] = serde_json::json!({"kind":"host","path":"certs"});
+    });
+    let m = ImageManifest::parse(&text, Path::new("/img/builderbar-image.json")).unwrap();
+    assert_eq!(m.initrd, PathBuf::from("/img/sub/initrd"));
+    // A relative host share is the image's own directory, not qemu's working directory.
+    assert!(matches!(&m.shares[0].source, ShareSource::Host { path } if path == Path::new("/img/certs")));
+}
+
+#[test]
 fn absolute_paths_stay_absolute() {
     let text = with(|v| v["kernel"] = "/nix/store/abc-linux/bzImage".into());
     let m = ImageManifest::parse(&text, Path::new("/images/x/builderbar-image.json")).unwrap();
@@ -98,6 +110,35 @@ fn bad_manifests_name_their_field() {
             "field `disks[0].template.path` is empty",
         ),
         ("tiny memory", |v| v["min_memory_mib"] = 16.into(), "field `min_memory_mib` is 16; at least 128"),
+        // Issue 10: a share named `..` shared the VM directory read-write with the guest.
+        (
+            "share named ..",
+            |v| v["shares"][0]["source"]["name"] = "..".into(),
+            "field `shares[0].source.name` is \"..\"",
+        ),
+        ("share named .", |v| v["shares"][0]["source"]["name"] = ".".into(), "field `shares[0].source.name`"),
+        ("key file ..", |v| v["keys"]["files"] = serde_json::json!({"host_key":".."}), "field `keys.files.host_key`"),
+        ("prefix with ..", |v| v["keys"]["prefix"] = "opt/../x".into(), "field `keys.prefix`"),
+        // A path with `..`, or outside the image directory and the store.
+        (
+            "kernel out of the image",
+            |v| v["kernel"] = "../other/vmlinux".into(),
+            "field `kernel` is \"../other/vmlinux\"",
+        ),
+        ("initrd via ..", |v| v["initrd"] = "sub/../../x".into(), "field `initrd` is \"sub/../../x\""),
+        ("kernel elsewhere", |v| v["kernel"] = "/etc/passwd".into(), "field `kernel` is \"/etc/passwd\""),
+        ("store path with ..", |v| v["kernel"] = "/nix/store/../../etc/x".into(), "field `kernel`"),
+        (
+            "disk out of the image",
+            |v| v["disks"] = serde_json::json!([{"kind":"image","path":"/var/x.img","format":"raw"}]),
+            "field `disks[0].path`",
+        ),
+        (
+            "host share of /",
+            |v| v["shares"][0]["source"] = serde_json::json!({"kind":"host","path":"/"}),
+            "field `shares[0].source.path` is \"/\"",
+        ),
+        ("qemu elsewhere", |v| v["qemu"] = "/usr/bin".into(), "field `qemu` is \"/usr/bin\""),
     ];
     for (what, edit, expected) in cases {
         let text = with(edit);

@@ -105,7 +105,17 @@ impl Supervisor {
                 let state = if ready { VmState::Running } else { VmState::Starting };
                 if let Some(r) = &run {
                     if cur.state != state || cur.pid != Some(pid) {
-                        self.set(run_status(state, r));
+                        self.set(run_status(&files, state, r));
+                    }
+                }
+            }
+            // A state disk deleted under the VM, or a full disk, shows within a tick.
+            if let Some(r) = &run {
+                let now = self.status();
+                if matches!(now.state, VmState::Starting | VmState::Running) && now.pid == Some(pid) {
+                    let notice = super::health::run_notice(&files, r);
+                    if now.notice != notice {
+                        self.set(VmStatus { notice, ..now });
                     }
                 }
             }

@@ -1,6 +1,7 @@
-//! Everything a start needs before qemu runs: the image, the keys, the accelerator, a free
-//! port, qemu itself, the VM and socket directories, shares, the state disk, a fresh console
-//! log, the pinned host key and the guest's keys; then the qemu argv from all of it.
+//! Everything a start needs before qemu runs: settings a start can use, the image, the keys,
+//! the accelerator, a free port, qemu itself, the private VM and socket directories, free
+//! space, shares, the state disk, a fresh console log, the pinned host key and the guest's
+//! keys; then the qemu argv from all of it.
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +15,10 @@ use crate::vm::argv::{qemu_argv, qemu_program, QemuArgv};
 use crate::vm::console::rotate_log;
 use crate::vm::disk::ensure_state_disk;
 use crate::vm::error::VmError;
+use crate::vm::runtime_dir;
+use crate::vm::state::FileId;
 
+use super::health::check_free_space;
 use super::{StartRequest, VmContext};
 
 /// Console logs kept across boots (the current one included).
@@ -27,10 +31,14 @@ pub(super) struct Prepared {
     /// The loopback port qemu forwards to the guest's sshd.
     pub port: u16,
     pub argv: QemuArgv,
+    /// The state disk qemu is given, to notice it deleted or replaced while it runs.
+    pub state_disk: Option<FileId>,
 }
 
 pub(super) async fn prepare(ctx: &VmContext, req: &StartRequest) -> Result<Prepared, VmError> {
     let files = &ctx.files;
+    // The settings file may have been edited by hand: what `settings set` refuses, a start does too.
+    req.settings.validate_for_start(ctx.host, &ctx.paths.settings_file())?;
     let image = ImageManifest::load(&req.image_dir)?;
     let keys = InstallKeys::ensure(&ctx.paths.keys_dir())?;
     let facts = AccelFacts::probe(&files.kvm_broken_marker());
@@ -44,21 +52,28 @@ pub(super) async fn prepare(ctx: &VmContext, req: &StartRequest) -> Result<Prepa
     if which(&program).is_none() {
         return Err(VmError::QemuMissing { program: program.clone(), hint: qemu_install_hint(ctx.host, &program) });
     }
-    for dir in [&files.vm_dir, &files.runtime_dir] {
-        std::fs::create_dir_all(dir).map_err(VmError::io(format!("cannot create {}", dir.display())))?;
+    private_vm_dir(&files.vm_dir)?;
+    check_free_space(&files.vm_dir)?;
+    // qemu binds its sockets by name: the names must fit, the directory must be ours alone.
+    for socket in [files.qmp_socket(), files.serial_socket()] {
+        runtime_dir::check_socket_path(ctx.host, &socket)?;
     }
-    private_dir(&files.runtime_dir)?;
+    runtime_dir::ensure_private(&files.runtime_dir, rustix::process::geteuid().as_raw())?;
     for share in &image.shares {
         if let ShareSource::StateDir { name } = &share.source {
             let d = files.share_dir(name);
             std::fs::create_dir_all(&d).map_err(VmError::io(format!("cannot create {}", d.display())))?;
         }
     }
+    let mut state_disk = None;
     if let Some(DiskSpec::State { template, .. }) = image.disks.iter().find(|d| matches!(d, DiskSpec::State { .. })) {
         let qemu_img = image.qemu.as_ref().map(|d| d.join("qemu-img")).unwrap_or_else(|| "qemu-img".into());
         ensure_state_disk(ctx.host, &qemu_img, &files.state_disk(), req.settings.disk_gib, template.as_ref()).await?;
+        state_disk = FileId::of(&files.state_disk());
     }
     rotate_log(&files.console_log(), KEEP_CONSOLE_LOGS);
+    // qemu appends to the log it finds and keeps its mode: the guest's console is the user's alone.
+    private_file(&files.console_log())?;
     let pinned = match &image.host_key {
         HostKeySpec::Runtime => openssh(&keys.host_public()?),
         HostKeySpec::Fixed { public } => public.trim().to_string(),
@@ -66,7 +81,7 @@ pub(super) async fn prepare(ctx: &VmContext, req: &StartRequest) -> Result<Prepa
     write_known_hosts(&files.known_hosts(), &pinned).map_err(VmError::io("cannot write known_hosts"))?;
     guest_keys(ctx, &image, &keys)?;
     let argv = qemu_argv(ctx.host, &image, &req.settings, accel, files);
-    Ok(Prepared { image, accel, port, argv })
+    Ok(Prepared { image, accel, port, argv, state_disk })
 }
 
 /// Exactly what the guest may see through the image's key channel.
@@ -95,18 +110,25 @@ fn guest_keys(ctx: &VmContext, image: &ImageManifest, keys: &InstallKeys) -> Res
     Ok(())
 }
 
-/// The socket directory must be ours alone: other users must not reach qemu's sockets.
-fn private_dir(dir: &Path) -> Result<(), VmError> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let meta = std::fs::metadata(dir).map_err(VmError::io(format!("cannot read {}", dir.display())))?;
-    if meta.uid() != rustix::process::getuid().as_raw() {
-        return Err(VmError::Io {
-            what: format!("{} belongs to another user", dir.display()),
-            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
-        });
-    }
+/// The VM directory (console log, records, keys for the guest) is the user's alone: 0700.
+fn private_vm_dir(dir: &Path) -> Result<(), VmError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).map_err(VmError::io(format!("cannot create {}", dir.display())))?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
         .map_err(VmError::io(format!("cannot protect {}", dir.display())))
+}
+
+/// An empty file only the user can read (0600), for qemu to write into.
+fn private_file(path: &Path) -> Result<(), VmError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+        .map_err(VmError::io(format!("cannot create {}", path.display())))
 }
 
 /// `name` as found on PATH (or as given, when it is a path).

@@ -21,9 +21,10 @@ pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Option<T
     serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
+/// Writes a record of the VM directory: private to the user, like everything in it.
 pub(super) fn write_json<T: serde::Serialize>(path: &Path, value: &T) {
     let bytes = serde_json::to_vec_pretty(value).expect("json");
-    if let Err(e) = crate::fsutil::write_atomic(path, &bytes, 0o644) {
+    if let Err(e) = crate::fsutil::write_atomic(path, &bytes, 0o600) {
         warn!("cannot write {}: {e}", path.display());
     }
 }
@@ -72,8 +73,9 @@ pub(super) fn record_failure(files: &VmFiles, record: &FailureRecord) -> VmStatu
     failed_status(record)
 }
 
-/// `state` with the facts of the run record (port, accelerator, image, start time, notice).
-pub(super) fn run_status(state: VmState, run: &RunRecord) -> VmStatus {
+/// `state` with the facts of the run record (port, accelerator, image, start time) and what
+/// the user should know about the run now (its notice, a lost state disk, a full disk).
+pub(super) fn run_status(files: &VmFiles, state: VmState, run: &RunRecord) -> VmStatus {
     VmStatus {
         state,
         pid: Some(run.pid),
@@ -81,7 +83,16 @@ pub(super) fn run_status(state: VmState, run: &RunRecord) -> VmStatus {
         accelerator: Some(run.accelerator.clone()),
         image: Some(run.image_name.clone()),
         started_at_ms: Some(run.started_at_ms),
-        notice: run.notice.clone(),
+        notice: super::health::run_notice(files, run),
+    }
+}
+
+/// The files of the run that is recorded, sockets included: the socket directory the run
+/// chose, which may not be the one this process would choose (another environment).
+pub(super) fn run_files(files: &VmFiles) -> VmFiles {
+    match read_json::<RunRecord>(&files.run_record()).and_then(|r| r.runtime_dir) {
+        Some(dir) => VmFiles::at(&files.vm_dir, &dir),
+        None => files.clone(),
     }
 }
 
@@ -96,7 +107,11 @@ pub(super) fn failed_status(f: &FailureRecord) -> VmStatus {
 
 /// Removes what a finished run leaves: sockets, stale pidfile, run record, stopping marker.
 pub(super) fn cleanup_run_files(files: &VmFiles) {
-    for p in [files.qmp_socket(), files.serial_socket(), files.run_record(), files.stopping_marker()] {
+    let run = run_files(files);
+    for p in [run.qmp_socket(), run.serial_socket(), files.qmp_socket(), files.serial_socket()] {
+        let _ = std::fs::remove_file(p);
+    }
+    for p in [files.run_record(), files.stopping_marker()] {
         let _ = std::fs::remove_file(p);
     }
     if live_pid(&files.pidfile()).is_none() {

@@ -16,6 +16,7 @@ use crate::vm::qemu_error::explain;
 use crate::vm::qmp;
 use crate::vm::state::RunRecord;
 
+use super::health::check_free_space;
 use super::records::{cleanup_run_files, write_json};
 
 /// How long qemu gets to open its control socket.
@@ -33,7 +34,11 @@ pub(super) struct Spawned {
 /// reattach) and waits until QMP answers.
 pub(super) async fn spawn_qemu(files: &VmFiles, argv: &QemuArgv, run: &RunRecord) -> Result<Spawned, VmError> {
     info!(argv = %argv.pretty(), "starting qemu");
-    let stderr = std::fs::File::create(files.qemu_stderr()).map_err(VmError::io("cannot create qemu.stderr"))?;
+    let stderr = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(files.qemu_stderr())
+    }
+    .map_err(VmError::io("cannot create qemu.stderr"))?;
     let mut cmd = tokio::process::Command::new(&argv.program);
     cmd.args(&argv.args)
         .current_dir(&files.vm_dir)
@@ -48,7 +53,7 @@ pub(super) async fn spawn_qemu(files: &VmFiles, argv: &QemuArgv, run: &RunRecord
     let pid = child.id().unwrap_or(0);
     // qemu writes (and locks) the same pidfile a moment later; writing it now closes the
     // window in which another process would not see this VM.
-    let _ = crate::fsutil::write_atomic(&files.pidfile(), format!("{pid}\n").as_bytes(), 0o644);
+    let _ = crate::fsutil::write_atomic(&files.pidfile(), format!("{pid}\n").as_bytes(), 0o600);
     let (exit_tx, exit) = watch::channel::<Option<ExitStatus>>(None);
     tokio::spawn(async move {
         let status = child.wait().await.ok();
@@ -69,8 +74,11 @@ async fn wait_for_qmp(
     loop {
         if exit.borrow().is_some() {
             let err = std::fs::read_to_string(files.qemu_stderr()).unwrap_or_default();
-            let (summary, hint) = explain(&err, port);
             cleanup_run_files(files);
+            // A disk that filled up meanwhile: qemu could not write its files (nor, often, its
+            // message), so its stderr says "No space left on device" or nothing at all.
+            check_free_space(&files.vm_dir)?;
+            let (summary, hint) = explain(&err, port);
             return Err(VmError::QemuFailed { summary, stderr: err, hint });
         }
         if qmp::command(&files.qmp_socket(), "query-status", Duration::from_millis(500)).await.is_ok() {

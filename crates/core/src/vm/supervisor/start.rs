@@ -29,7 +29,7 @@ impl Supervisor {
         // A starter that died right after spawning qemu may have left it without a pidfile.
         let running = live_pid(&pidfile).or_else(|| {
             let pid = find_by_argv(&pidfile)?;
-            let _ = crate::fsutil::write_atomic(&pidfile, format!("{pid}\n").as_bytes(), 0o644);
+            let _ = crate::fsutil::write_atomic(&pidfile, format!("{pid}\n").as_bytes(), 0o600);
             Some(pid)
         });
         if let Some(pid) = running {
@@ -66,12 +66,14 @@ impl Supervisor {
             started_at_ms: now_ms(),
             ready_marker: prepared.image.ready_marker.clone(),
             notice,
+            runtime_dir: Some(files.runtime_dir.clone()),
+            state_disk: prepared.state_disk,
         };
         let qemu = spawn_qemu(files, &prepared.argv, &run).await?;
         run.pid = qemu.pid;
         write_json(&files.run_record(), &run);
         self.inner.console.reset();
-        self.set(run_status(VmState::Starting, &run));
+        self.set(run_status(files, VmState::Starting, &run));
         self.ensure_monitor(qemu.pid, Some(qemu.exit.clone())).await;
         if prepared.accel == Accel::Kvm
             && req.settings.accelerator == Accelerator::Auto

@@ -54,9 +54,9 @@ fn observe(files: &VmFiles, console: &ConsoleHub) -> (VmStatus, Option<u16>) {
     if let Some(pid) = live_pid(&files.pidfile()) {
         let Some(run) = run else { return (VmStatus { pid: Some(pid), ..VmStatus::of(VmState::Starting) }, None) };
         if files.stopping_marker().exists() {
-            return (VmStatus { pid: Some(pid), ..run_status(VmState::Stopping, &run) }, None);
+            return (VmStatus { pid: Some(pid), ..run_status(files, VmState::Stopping, &run) }, None);
         }
-        return (VmStatus { pid: Some(pid), ..run_status(VmState::Starting, &run) }, Some(run.port));
+        return (VmStatus { pid: Some(pid), ..run_status(files, VmState::Starting, &run) }, Some(run.port));
     }
     if let Some(f) = read_json::<FailureRecord>(&files.failure_record()) {
         return (records::failed_status(&f), None);

@@ -14,7 +14,7 @@ use crate::vm::process::{kill, live_pid};
 use crate::vm::qmp;
 use crate::vm::state::{RunRecord, VmState, VmStatus};
 
-use super::records::{cleanup_run_files, clear_failure, read_json};
+use super::records::{cleanup_run_files, clear_failure, read_json, run_files};
 use super::Supervisor;
 
 impl Supervisor {
@@ -40,19 +40,21 @@ impl Supervisor {
         // forward closes at once; a booted one under TCG takes up to ~0.5 s to send its
         // banner (measured, aarch64), so the probe waits longer than that.
         let port = read_json::<RunRecord>(&files.run_record()).map(|r| r.port);
+        // The sockets are where the start put them, whatever this process's environment says.
+        let qmp_socket = run_files(files).qmp_socket();
         let booted = match port {
             Some(p) => probe_banner(p, Duration::from_secs(2)).await.is_some(),
             None => false,
         };
         let graceful_timeout = if booted { graceful_timeout } else { graceful_timeout.min(Duration::from_secs(3)) };
         info!(pid, booted, "asking the guest to power off");
-        if let Err(e) = qmp::command(&files.qmp_socket(), "system_powerdown", Duration::from_secs(3)).await {
+        if let Err(e) = qmp::command(&qmp_socket, "system_powerdown", Duration::from_secs(3)).await {
             warn!("system_powerdown failed: {e}");
         }
         let mut exited = wait_exit(pid, files, graceful_timeout).await;
         if !exited {
             warn!(pid, "guest did not power off within {} s; telling qemu to quit", graceful_timeout.as_secs());
-            let _ = qmp::command(&files.qmp_socket(), "quit", Duration::from_secs(2)).await;
+            let _ = qmp::command(&qmp_socket, "quit", Duration::from_secs(2)).await;
             exited = wait_exit(pid, files, Duration::from_secs(5)).await;
         }
         if !exited {

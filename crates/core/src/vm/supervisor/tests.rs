@@ -22,7 +22,7 @@ fn context(home: &Path) -> VmContext {
     let env = PathEnv {
         home: home.into(),
         builderbar_home: Some(home.join("bb")),
-        tmpdir: Some(home.into()),
+        runtime_dir_override: Some(home.join("run")),
         ..Default::default()
     };
     VmContext::new(Host::LINUX_X86_64, AppPaths::for_host(Host::LINUX_X86_64, &env))
@@ -38,6 +38,8 @@ fn run_record(pid: u32, port: u16) -> RunRecord {
         started_at_ms: 1,
         ready_marker: None,
         notice: Some("a note".into()),
+        runtime_dir: None,
+        state_disk: None,
     }
 }
 
