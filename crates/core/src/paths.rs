@@ -52,6 +52,7 @@ fn is_ours_and_private(dir: &Path, uid: u32) -> bool {
 /// The per-user temporary directory of macOS (`/var/folders/…/T/`), which does not change with
 /// a shell's TMPDIR. `confstr` and `_CS_DARWIN_USER_TEMP_DIR` exist on macOS alone.
 #[cfg(target_os = "macos")]
+#[allow(unsafe_code)] // One libc call with no safe wrapper: a buffer we own and its length.
 fn darwin_user_temp_dir() -> Option<PathBuf> {
     use std::os::unix::ffi::OsStringExt;
     let mut buf = vec![0u8; 1024];
