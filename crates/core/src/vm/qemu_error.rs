@@ -15,6 +15,14 @@ pub fn explain(stderr: &str, port: u16) -> (String, String) {
             format!("Stop the program using port {port} or choose another port in Settings."),
         );
     }
+    if lower.contains("no space left on device") || lower.contains("disk quota exceeded") {
+        return (
+            format!("the disk is full: {first}"),
+            "Free space on the disk that holds Builderbar's data (the VM directory and its state disk), then start \
+             again."
+                .into(),
+        );
+    }
     if lower.contains("kvm") {
         return (
             format!("the KVM accelerator failed: {first}"),
@@ -55,6 +63,9 @@ mod tests {
         assert!(h.contains("tcg"));
         let (s, _) = explain("qemu-system-x86_64: could not load kernel '/x/vmlinux': No such file or directory\n", 1);
         assert!(s.starts_with("a file the image names is missing"), "{s}");
+        let (s, h) = explain("qemu-system-x86_64: Could not write pid file: No space left on device\n", 1);
+        assert!(s.starts_with("the disk is full: "), "{s}");
+        assert!(h.starts_with("Free space"), "{h}");
         let (s, _) = explain("", 1);
         assert_eq!(s, "qemu exited without saying why");
     }
