@@ -118,3 +118,39 @@ fn on_demand_moves_qemus_forward_to_the_next_port() {
     let Err(SettingsError::Invalid(errs)) = s.validate(&limits(Host::LINUX_X86_64)) else { panic!("accepted") };
     assert!(errs[0].message.contains("choose 1024 to 65534"), "{errs:?}");
 }
+
+#[test]
+fn a_start_checks_ranges_but_not_the_port_or_the_image() {
+    let path = Path::new("/home/ada/.local/share/builderbar/settings.json");
+    // A port taken now is the start's to report (PortInUse); an image it may not even use.
+    // Within any machine's means: the start checks against the real one.
+    let s = Settings { image: Some("/nowhere".into()), cores: 1, memory_mib: 512, ..ok() };
+    s.validate_for_start(Host::LINUX_X86_64, path).unwrap();
+    let bad = Settings { cores: 0, port: 0, memory_mib: 512, ..ok() };
+    let e = bad.validate_for_start(Host::LINUX_X86_64, path).unwrap_err();
+    let SettingsError::Stored { fields, .. } = &e else { panic!("{e:?}") };
+    let names: Vec<_> = fields.iter().map(|f| f.field.as_str()).collect();
+    assert_eq!(names, ["cores", "port"]);
+    assert!(e.to_string().starts_with(&format!("the settings in {} are not valid: cores:", path.display())), "{e}");
+    assert!(e.hint().contains("builderbar settings set"), "{}", e.hint());
+}
+
+#[test]
+fn relative_paths_are_refused_naming_the_setting() {
+    for field in ["image", "nix_conf_dir", "ssh_config_dir"] {
+        let mut v = serde_json::to_value(ok()).unwrap();
+        v[field] = "relative/dir".into();
+        let s: Settings = serde_json::from_value(v).unwrap();
+        let Err(SettingsError::Invalid(errs)) = s.validate(&limits(Host::LINUX_X86_64)) else { panic!("{field}") };
+        assert_eq!(errs[0].field, field);
+        assert!(errs[0].message.contains("relative path"), "{}", errs[0].message);
+    }
+}
+
+#[test]
+fn a_mistyped_value_names_its_setting() {
+    let e = Settings::from_json(r#"{"port": 31022, "cores": "four"}"#).unwrap_err();
+    assert!(e.starts_with("cores: invalid type: string \"four\""), "{e}");
+    let e = Settings::from_json(r#"{"on_demand": 1}"#).unwrap_err();
+    assert!(e.starts_with("on_demand: "), "{e}");
+}
