@@ -11,6 +11,8 @@ use common::{as_nobody, guest_image, mode, serial, sticky_dir, Install};
 
 /// Whether `nobody` can connect to the unix socket at `path` (python's socket module).
 fn nobody_connects(path: &Path) -> (bool, String) {
+    // The system's python (scripts/install-deps.sh installs python3), not one under root's home.
+    assert!(Path::new("/usr/bin/python3").exists(), "the test needs /usr/bin/python3");
     let out = as_nobody(
         "/usr/bin/python3",
         &["-c", "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])", &path.to_string_lossy()],
