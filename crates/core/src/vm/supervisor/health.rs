@@ -72,9 +72,9 @@ pub(super) fn run_notice(files: &VmFiles, run: &RunRecord) -> Option<String> {
     }
     if let Some(free) = free_mib(&files.vm_dir).filter(|f| *f < MIN_FREE_MIB) {
         notes.push(format!(
-            "The disk holding {} is full ({free} MiB free): the builder's writes to its state disk fail, and its \
-             filesystem may have turned read-only. Free space there, then restart the builder (`builderbar stop`, \
-             then `builderbar start`).",
+            "The disk holding {} is full or nearly so ({free} MiB free): the builder's writes to its state disk \
+             fail, and its filesystem may have turned read-only. Free space there, then restart the builder \
+             (`builderbar stop`, then `builderbar start`).",
             files.vm_dir.display()
         ));
     }
