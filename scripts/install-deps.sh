@@ -40,7 +40,7 @@ readelf               binutils
 mke2fs                e2fsprogs
 xz                    xz-utils
 zstd                  zstd
-python3               python3
+/usr/bin/python3      python3
 git                   git
 cc                    build-essential
 pkg-config            pkg-config
