@@ -106,7 +106,7 @@ mod tests {
     use super::*;
 
     const STOCK: &str = r#"{"schema":1,"name":"s","system":"aarch64-linux","kernel":"k","initrd":"i","console":"ttyAMA0",
-      "ssh":{"user":"builder"},"host_key":{"kind":"fixed","public":""},"keys":{"channel":"fw_cfg","prefix":"p"}}"#;
+      "ssh":{"user":"builder"},"host_key":{"kind":"fixed","public":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJBWcxb/Blaqt1auOtE+F8QUWrUotiC5qBJ+UuEWdVCb"},"keys":{"channel":"fw_cfg","prefix":"p"}}"#;
 
     #[test]
     fn links_are_named_by_stage_and_hash_listed_and_removed_unless_in_use() {
