@@ -70,10 +70,10 @@ impl InstalledImages {
     /// The image with this name (or at this path under `<caches>/images`).
     pub fn find(&self, name: &str) -> Result<InstalledImage, ImageError> {
         let wanted = Path::new(name);
-        self.list().into_iter().find(|i| i.name == name || i.path == wanted).ok_or_else(|| ImageError::NotFound {
-            name: name.into(),
-            dir: self.dir.clone(),
-        })
+        self.list()
+            .into_iter()
+            .find(|i| i.name == name || i.path == wanted)
+            .ok_or_else(|| ImageError::NotFound { name: name.into(), dir: self.dir.clone() })
     }
 
     /// Removes the link `name` (its store paths become garbage for `nix-collect-garbage`);

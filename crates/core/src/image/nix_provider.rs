@@ -303,10 +303,8 @@ impl NixProvider {
         let cmd = self.add_root_command(path, link);
         let mut command = self.tokio_command(&cmd);
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let out = command
-            .output()
-            .await
-            .map_err(|source| NixError::NotInstalled { program: cmd.program.clone(), source })?;
+        let out =
+            command.output().await.map_err(|source| NixError::NotInstalled { program: cmd.program.clone(), source })?;
         if !out.status.success() {
             return Err(NixError::Failed {
                 status: out.status.to_string(),
@@ -329,7 +327,11 @@ impl NixProvider {
     }
 
     /// Builds the image, reporting progress to `on_event`, and loads its manifest.
-    pub async fn build(&self, source: &ImageSource, on_event: impl FnMut(NixEvent) + Send) -> Result<BuiltImage, NixError> {
+    pub async fn build(
+        &self,
+        source: &ImageSource,
+        on_event: impl FnMut(NixEvent) + Send,
+    ) -> Result<BuiltImage, NixError> {
         self.build_cancellable(source, on_event, Cancel::never()).await
     }
 

@@ -106,10 +106,7 @@ mod tests {
             ours.source(Host::MACOS_AARCH64, Stage::Stock).unwrap(),
             ImageSource::Flake(format!("{reference}#packages.aarch64-darwin.builder-image-stock"))
         );
-        assert!(matches!(
-            ours.source(Host::LINUX_X86_64, Stage::Stock),
-            Err(ImageError::NoSourceForHost { .. })
-        ));
+        assert!(matches!(ours.source(Host::LINUX_X86_64, Stage::Stock), Err(ImageError::NoSourceForHost { .. })));
         let other = ImageOrigin::resolve(Some("github:me/fork"), dir.path()).unwrap();
         assert_eq!(other, ImageOrigin::Flake("github:me/fork".into()));
         let file = ImageOrigin::resolve(Some("/src/tests/nix/test-image.nix"), dir.path()).unwrap();

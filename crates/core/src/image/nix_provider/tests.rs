@@ -284,9 +284,10 @@ fn a_flakes_input_download_is_counted_before_realising_and_apart_from_the_paths(
 
 #[test]
 fn the_gc_root_command_is_nix_store_add_root() {
-    let cmd = NixProvider::new()
-        .bin_dir("/nix/var/nix/profiles/default/bin")
-        .add_root_command(Path::new("/nix/store/abc-image"), Path::new("/Users/a b/Library/Caches/Builderbar/images/x"));
+    let cmd = NixProvider::new().bin_dir("/nix/var/nix/profiles/default/bin").add_root_command(
+        Path::new("/nix/store/abc-image"),
+        Path::new("/Users/a b/Library/Caches/Builderbar/images/x"),
+    );
     assert_eq!(cmd.program, PathBuf::from("/nix/var/nix/profiles/default/bin/nix-store"));
     assert_eq!(
         strings(&cmd.args),
