@@ -2,12 +2,14 @@
 //! stage 2 through the `nix` provider with progress and cancel, link the result as a GC root
 //! under the caches directory, make it the image setting; list, use and remove images.
 
+mod switch;
 mod view;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+pub use switch::{Approve, Switch, SwitchOutcome};
 pub use view::{size, FetchPhase, ImageProgress, ImageStatusView, InstalledImageView};
 
 use crate::api::error::{ApiError, ErrorReport};
