@@ -202,27 +202,24 @@ impl ImageFlow {
         }
     }
 
-    /// Makes the image `name` (an entry of `<caches>/images`) or the directory `name` the
-    /// image setting, after loading its manifest.
-    /// `previous` is the image the kept state disk was made for (a rollback).
-    pub fn use_image(&self, name: &str, builder: &VmStatus) -> Result<PathBuf, ApiError> {
-        if name == "previous" {
-            let prev =
-                crate::vm::disk::previous_identity(&self.ctx.files.state_disk()).ok_or(ImageError::NoPrevious)?;
-            // Its link, when setup made one (the setting then names the GC root, not the store path).
+    /// The image directory `name` stands for: an entry of `<caches>/images`, a directory, or
+    /// `previous`, the image the kept state disk was made for (its link, when setup made one,
+    /// so the setting names the GC root). Its manifest must load.
+    pub fn image_dir_named(&self, name: &str) -> Result<PathBuf, ApiError> {
+        let dir = if name == "previous" {
+            let prev = crate::vm::disk::previous_identity(&self.ctx.files.state_disk()).ok_or(ImageError::NoPrevious)?;
             let link = self.installed().list().into_iter().find(|i| same_image(&i.path, &prev.image));
-            let dir = link.map(|i| i.path).unwrap_or(prev.image);
-            ImageManifest::load(&dir)?;
-            self.adopt(&dir, builder)?;
-            return Ok(dir);
-        }
-        let dir = match self.installed().find(name) {
-            Ok(i) => i.path,
-            Err(_) if Path::new(name).is_dir() => std::fs::canonicalize(name).unwrap_or_else(|_| PathBuf::from(name)),
-            Err(e) => return Err(e.into()),
+            link.map(|i| i.path).unwrap_or(prev.image)
+        } else {
+            match self.installed().find(name) {
+                Ok(i) => i.path,
+                Err(_) if Path::new(name).is_dir() => {
+                    std::fs::canonicalize(name).unwrap_or_else(|_| PathBuf::from(name))
+                }
+                Err(e) => return Err(e.into()),
+            }
         };
         ImageManifest::load(&dir)?;
-        self.adopt(&dir, builder)?;
         Ok(dir)
     }
 
