@@ -74,10 +74,15 @@ pub async fn fetch(ctx: &Ctx, settings: &Settings, stage: Stage) -> CliResult {
     let flow = ImageFlow::new(ctx.vm(), settings);
     let printer = FetchPrinter::default();
     let builder = ctx.supervisor.refresh().await;
+    let in_use = flow.status().image;
     let end = flow.fetch_and_use(stage, &builder, &|p| printer.show(p), ctrl_c_cancels()).await;
     match end.phase {
         FetchPhase::Done => {
-            println!("{}", end.image.unwrap_or_default());
+            let image = end.image.unwrap_or_default();
+            println!("{image}");
+            if in_use.is_some() {
+                eprintln!("Linked; the builder still uses {}. `builderbar image use {image}` switches.", in_use.unwrap_or_default());
+            }
             Ok(())
         }
         FetchPhase::Cancelled => Err(CliError::Exit(exit::CANCELLED)),

@@ -123,9 +123,11 @@ impl ImageFlow {
         Ok(new)
     }
 
-    /// The whole job the setup window and `builderbar image fetch` run: fetch, link, adopt.
-    /// Always ends in a final report (Done, Failed or Cancelled); a failure after the link was
-    /// made removes it again, so nothing is left half done.
+    /// The whole job the setup window and `builderbar image fetch` run: fetch, link, and make
+    /// it the image setting when none is in use (switching a builder Nix is wired to is the
+    /// [`Switch`]'s job: the machines line pins the image's host key). Always ends in a final
+    /// report (Done, Failed or Cancelled); a failure after the link was made removes it again,
+    /// so nothing is left half done.
     pub async fn fetch_and_use(
         &self,
         stage: Stage,
@@ -138,7 +140,9 @@ impl ImageFlow {
             *last.lock().expect("progress") = p.clone();
             progress(p);
         };
+        let in_use = crate::api::builder::image_dir(&self.ctx, &self.settings).is_ok();
         let result = match self.fetch(stage, &relay, cancel).await {
+            Ok(link) if in_use => Ok(link),
             Ok(link) => match self.adopt(&link, builder) {
                 Ok(_) => Ok(link),
                 Err(e) => {

@@ -132,7 +132,9 @@ impl Switch<'_> {
         let test = new_setup.test_build(self.supervisor, &|_| {}).await?;
         if test.ok {
             // The new image works: the old store overlay is of no more use.
-            let _ = crate::vm::disk::discard_previous(&ctx.files.state_disk());
+            if crate::vm::disk::discard_previous(&ctx.files.state_disk()).unwrap_or(false) {
+                say("the new image works: the previous image's state disk was removed");
+            }
         }
         Ok(SwitchOutcome::Switched { image: image.into(), test: Some(test) })
     }
