@@ -68,15 +68,27 @@ impl Fresh {
 
     fn ok(&self, args: &[&str]) -> (String, String) {
         let out = self.run(args);
-        let (so, se) = (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
-        assert!(out.status.success(), "builderbar {args:?} failed ({:?}):\nstdout: {so}\nstderr: {se}", out.status.code());
+        let (so, se) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        assert!(
+            out.status.success(),
+            "builderbar {args:?} failed ({:?}):\nstdout: {so}\nstderr: {se}",
+            out.status.code()
+        );
         (so, se)
     }
 
     fn dirs(&self) -> Vec<String> {
-        ["--nix-conf-dir", self.nix().to_str().unwrap(), "--ssh-config-dir", self.ssh().to_str().unwrap(), "--elevation", "none"]
-            .map(String::from)
-            .to_vec()
+        [
+            "--nix-conf-dir",
+            self.nix().to_str().unwrap(),
+            "--ssh-config-dir",
+            self.ssh().to_str().unwrap(),
+            "--elevation",
+            "none",
+        ]
+        .map(String::from)
+        .to_vec()
     }
 
     fn with_dirs<'a>(&'a self, args: &[&'a str], dirs: &'a [String]) -> Vec<&'a str> {
@@ -115,7 +127,10 @@ fn nix_available() -> bool {
 #[test]
 fn from_no_image_to_stage_two_in_one_plan() {
     if !nix_available() {
-        assert!(std::env::var_os("BUILDERBAR_REQUIRE_NIX").is_none(), "BUILDERBAR_REQUIRE_NIX is set but nix is missing");
+        assert!(
+            std::env::var_os("BUILDERBAR_REQUIRE_NIX").is_none(),
+            "BUILDERBAR_REQUIRE_NIX is set but nix is missing"
+        );
         eprintln!("skipped: nix-build is not installed");
         return;
     }
@@ -143,7 +158,10 @@ fn from_no_image_to_stage_two_in_one_plan() {
     assert_eq!(status["stage"], "builderbar", "{status}");
     let installed = status["installed"].as_array().unwrap();
     let names: Vec<&str> = installed.iter().map(|i| i["name"].as_str().unwrap()).collect();
-    assert!(names.iter().any(|n| n.starts_with("stock-")) && names.iter().any(|n| n.starts_with("builderbar-")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("stock-")) && names.iter().any(|n| n.starts_with("builderbar-")),
+        "{names:?}"
+    );
     for i in installed {
         let target = i["target"].as_str().unwrap();
         assert!(target.starts_with("/nix/store/"), "{i}");
@@ -153,7 +171,8 @@ fn from_no_image_to_stage_two_in_one_plan() {
     // The machines line pins the per-install host key now, not stage 1's public one.
     let host_pub = std::fs::read_to_string(f.home.path().join("data/keys/host_ed25519.pub")).unwrap();
     let machines = std::fs::read_to_string(f.nix().join("machines")).unwrap();
-    let b64 = machines.split_whitespace().last().unwrap();
+    let line = machines.lines().find(|l| l.starts_with("ssh-ng://")).expect("our machines line");
+    let b64 = line.split_whitespace().last().unwrap();
     use base64_check::decode;
     assert!(decode(b64).contains(host_pub.split_whitespace().nth(1).unwrap()), "{machines}");
     // The state disk belongs to stage 2 now; stage 1's was kept until stage 2 worked, then removed.

@@ -81,7 +81,10 @@ pub async fn fetch(ctx: &Ctx, settings: &Settings, stage: Stage) -> CliResult {
             let image = end.image.unwrap_or_default();
             println!("{image}");
             if in_use.is_some() {
-                eprintln!("Linked; the builder still uses {}. `builderbar image use {image}` switches.", in_use.unwrap_or_default());
+                eprintln!(
+                    "Linked; the builder still uses {}. `builderbar image use {image}` switches.",
+                    in_use.unwrap_or_default()
+                );
             }
             Ok(())
         }
@@ -102,7 +105,9 @@ fn stage_arg(s: &str) -> Result<Stage, CliError> {
     match s {
         "stock" | "1" => Ok(Stage::Stock),
         "builderbar" | "hardened" | "2" => Ok(Stage::Hardened),
-        other => Err(CliError::usage(format!("unknown stage `{other}`"), "use stock (stage 1) or builderbar (stage 2)")),
+        other => {
+            Err(CliError::usage(format!("unknown stage `{other}`"), "use stock (stage 1) or builderbar (stage 2)"))
+        }
     }
 }
 

@@ -211,7 +211,8 @@ impl ImageFlow {
     /// so the setting names the GC root). Its manifest must load.
     pub fn image_dir_named(&self, name: &str) -> Result<PathBuf, ApiError> {
         let dir = if name == "previous" {
-            let prev = crate::vm::disk::previous_identity(&self.ctx.files.state_disk()).ok_or(ImageError::NoPrevious)?;
+            let prev =
+                crate::vm::disk::previous_identity(&self.ctx.files.state_disk()).ok_or(ImageError::NoPrevious)?;
             let link = self.installed().list().into_iter().find(|i| same_image(&i.path, &prev.image));
             link.map(|i| i.path).unwrap_or(prev.image)
         } else {

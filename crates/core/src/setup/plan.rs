@@ -132,12 +132,13 @@ pub fn installed_public_key(target: &SetupTarget) -> PathBuf {
 /// The client key and its public half, unless both are in place: the public half is compared
 /// when the key itself cannot be read (root's 0600 file, seen by the app).
 fn add_client_key(plan: &mut Plan, keys: &InstallKeys, target: &SetupTarget) -> Result<(), SetupError> {
-    let secret =
-        std::fs::read(keys.client_private()).map_err(|source| KeyError::Write { path: keys.client_private(), source })?;
+    let secret = std::fs::read(keys.client_private())
+        .map_err(|source| KeyError::Write { path: keys.client_private(), source })?;
     let public = format!("{}\n", openssh(&keys.client_public()?));
     let key = target.installed_key();
     let installed_public = std::fs::read(installed_public_key(target)).ok();
-    let key_in_place = key.exists() && std::fs::read(&key).is_err() && installed_public.as_deref() == Some(public.as_bytes());
+    let key_in_place =
+        key.exists() && std::fs::read(&key).is_err() && installed_public.as_deref() == Some(public.as_bytes());
     plan.create_dirs(&target.nix_conf_dir, 0o755, target.owner)?;
     if !key_in_place {
         plan.write_secret(&key, secret, 0o600, target.owner)?;
@@ -255,13 +256,14 @@ pub fn is_wired(id: &BuilderIdentity, target: &SetupTarget) -> Result<bool, Setu
     let wiring = builder_wiring(id, target)?;
     let owner = owner_of(target)?;
     let read = &mut crate::nix::changes::read_optional;
-    let changes = NixChanges::wire(&wiring, &owner, &target.conf_paths(), read)
-        .map_err(|e| SetupError::Nix(e.to_string()))?;
+    let changes =
+        NixChanges::wire(&wiring, &owner, &target.conf_paths(), read).map_err(|e| SetupError::Nix(e.to_string()))?;
     if changes.darwin_snippet.is_none() {
         return Ok(changes.files.is_empty());
     }
     let in_effect = crate::nix::conf::expanded_settings(&target.nix_conf_dir.join("nix.conf"), read);
-    let machines = crate::nix::wiring::machines_target_in_effect(&in_effect, &target.machines_file().display().to_string());
+    let machines =
+        crate::nix::wiring::machines_target_in_effect(&in_effect, &target.machines_file().display().to_string());
     let ours = wiring.machine.render();
     let listed = read(Path::new(&machines))
         .is_some_and(|b| String::from_utf8_lossy(&b).lines().any(|l| l.trim() == ours.trim()));

@@ -83,7 +83,8 @@ impl Switch<'_> {
             progress(&report);
         };
         let ctx = self.supervisor.context();
-        if builder::image_dir(ctx, self.setup.settings()).is_ok_and(|c| crate::image::installed::same_image(&c, image)) {
+        if builder::image_dir(ctx, self.setup.settings()).is_ok_and(|c| crate::image::installed::same_image(&c, image))
+        {
             return Ok(SwitchOutcome::AlreadyThere { image: image.into() });
         }
         let new_settings = Settings { image: Some(image.to_path_buf()), ..self.setup.settings().clone() };
