@@ -68,8 +68,11 @@ fn a_mac_builds_stage_one_and_stage_two_from_its_own_flake_copy() {
         "1a2b3c4d5e6f7g8h-builderbar-image-stock-aarch64-linux",
         &manifest("stock", &format!(r#"{{"kind":"fixed","public":"{STOCK_KEY}"}}"#)),
     );
-    let hardened =
-        image_dir(&store, "9z8y7x6w5v-builderbar-image-builderbar-aarch64-linux", &manifest("ours", r#"{"kind":"runtime"}"#));
+    let hardened = image_dir(
+        &store,
+        "9z8y7x6w5v-builderbar-image-builderbar-aarch64-linux",
+        &manifest("ours", r#"{"kind":"runtime"}"#),
+    );
     let bin = t.path().join("bin");
     let calls = t.path().join("calls");
     stand_ins(&bin, &calls, &stock, &hardened);
@@ -126,7 +129,13 @@ fn a_mac_builds_stage_one_and_stage_two_from_its_own_flake_copy() {
         ]
     };
     let add_root = |dir: &Path, link: &Path| {
-        vec![b("nix-store"), "--realise".into(), dir.display().to_string(), "--add-root".into(), link.display().to_string()]
+        vec![
+            b("nix-store"),
+            "--realise".into(),
+            dir.display().to_string(),
+            "--add-root".into(),
+            link.display().to_string(),
+        ]
     };
     assert_eq!(
         recorded,
@@ -138,8 +147,7 @@ fn a_mac_builds_stage_one_and_stage_two_from_its_own_flake_copy() {
         ]
     );
     // Stage 1 became the image setting; stage 2 waits for the switch (`image harden`/`use`).
-    let settings: serde_json::Value =
-        serde_json::from_str(&run(&["settings", "show"]).0).unwrap();
+    let settings: serde_json::Value = serde_json::from_str(&run(&["settings", "show"]).0).unwrap();
     assert_eq!(settings["image"], stock_link.display().to_string());
     let status: serde_json::Value = serde_json::from_str(&run(&["image", "status", "--json"]).0).unwrap();
     assert_eq!(status["stage"], "stock");

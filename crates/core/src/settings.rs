@@ -294,5 +294,7 @@ impl Settings {
     }
 }
 
+pub mod managed;
+
 #[cfg(test)]
 mod tests;

@@ -93,8 +93,10 @@ impl Switch<'_> {
         let plan = new_setup.plan()?;
         let view = new_setup.review(&plan);
         if view.darwin_snippet.is_some() {
-            // The module's `image`: "builderbar" is stage 2 from the flake it comes with.
-            let ours = self.setup.settings().image_source.is_none() && stage_of(&manifest) == Stage::Hardened;
+            // The module's `image`: "builderbar" names stage 2 as setup linked it (the app then
+            // picks that link); any other image by its directory.
+            let linked = image.starts_with(&self.images.installed().dir);
+            let ours = linked && stage_of(&manifest) == Stage::Hardened;
             let name = if ours { "builderbar".to_string() } else { image.display().to_string() };
             let key = new_setup.builder_info()?.machines_line.split_whitespace().last().unwrap_or_default().to_string();
             return Ok(SwitchOutcome::NixDarwin {
