@@ -235,6 +235,27 @@ impl ImageFlow {
     }
 }
 
+/// The reports a fetch of `source` makes for Nix's `--log-format internal-json` lines, one
+/// line every `pace` (the UI's in-memory backend replays these; the app shows the same).
+pub fn replay(stage: Stage, source: &str, lines: &str, pace: Duration) -> Vec<ImageProgress> {
+    let mut parser = crate::image::nix_provider::ProgressParser::default();
+    let mut progress = ImageProgress::new(stage.name(), source.into());
+    progress.phase = FetchPhase::Evaluating;
+    let mut t = Tracker::new(progress);
+    let start = t.started;
+    let mut out = vec![t.progress.clone()];
+    for (i, line) in lines.lines().enumerate() {
+        let now = start + pace * (i as u32 + 1);
+        for e in parser.feed(line) {
+            if t.apply(e, now) {
+                t.progress.elapsed_secs = now.duration_since(start).as_secs();
+                out.push(t.progress.clone());
+            }
+        }
+    }
+    out
+}
+
 /// What the user is told is being built.
 fn describe(source: &ImageSource) -> String {
     match source {
