@@ -465,11 +465,11 @@ fn image_fetch(host: Host) -> Value {
     let mut frames = api::image::replay(Stage::Stock, source, log, std::time::Duration::from_secs(2));
     let mut done = frames.last().unwrap().clone();
     done.phase = api::image::FetchPhase::Linking;
-    frames.push(done.clone());
+    frames.push(done.told());
     done.phase = api::image::FetchPhase::Done;
     done.eta_secs = None;
     done.image = Some("/Users/alice/Library/Caches/Builderbar/images/stock-9c1e3g5i".into());
-    frames.push(done);
+    frames.push(done.told());
     serde_json::to_value(frames).unwrap()
 }
 

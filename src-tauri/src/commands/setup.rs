@@ -48,7 +48,10 @@ pub async fn setup_test_build<R: Runtime>(app: AppHandle<R>, state: State<'_, Ap
 }
 
 /// Forwards a job's reports to `on_progress` until it ends; returns the final one.
-async fn follow(mut rx: tokio::sync::watch::Receiver<ImageProgress>, on_progress: Channel<ImageProgress>) -> ImageProgress {
+async fn follow(
+    mut rx: tokio::sync::watch::Receiver<ImageProgress>,
+    on_progress: Channel<ImageProgress>,
+) -> ImageProgress {
     loop {
         let p = rx.borrow_and_update().clone();
         let _ = on_progress.send(p.clone());
@@ -119,7 +122,7 @@ pub async fn image_harden(state: State<'_, AppState>, on_progress: Channel<Image
                 end.error = (!cancelled).then(|| ErrorReport::from(e));
             }
         }
-        end
+        end.told()
     });
     Ok(follow(rx, on_progress).await)
 }
@@ -141,7 +144,9 @@ pub fn image_status(state: State<'_, AppState>) -> CmdResult<ImageStatusView> {
 /// The one image job of the app: a fetch or a switch, its reports and its cancel.
 #[derive(Default)]
 pub struct ImageJob {
-    running: std::sync::Mutex<Option<(tokio::sync::watch::Receiver<ImageProgress>, builderbar_core::image::nix_provider::CancelHandle)>>,
+    running: std::sync::Mutex<
+        Option<(tokio::sync::watch::Receiver<ImageProgress>, builderbar_core::image::nix_provider::CancelHandle)>,
+    >,
 }
 
 impl ImageJob {

@@ -87,7 +87,7 @@ impl ImageFlow {
             let mut t = tracker.lock().expect("progress");
             if f(&mut t) {
                 t.progress.elapsed_secs = t.started.elapsed().as_secs();
-                progress(&t.progress);
+                progress(&t.progress.told());
             }
         };
         report(&mut |_| true);
@@ -165,6 +165,7 @@ impl ImageFlow {
             }
         }
         end.eta_secs = None;
+        let end = end.told();
         progress(&end);
         end
     }
@@ -243,13 +244,13 @@ pub fn replay(stage: Stage, source: &str, lines: &str, pace: Duration) -> Vec<Im
     progress.phase = FetchPhase::Evaluating;
     let mut t = Tracker::new(progress);
     let start = t.started;
-    let mut out = vec![t.progress.clone()];
+    let mut out = vec![t.progress.told()];
     for (i, line) in lines.lines().enumerate() {
         let now = start + pace * (i as u32 + 1);
         for e in parser.feed(line) {
             if t.apply(e, now) {
                 t.progress.elapsed_secs = now.duration_since(start).as_secs();
-                out.push(t.progress.clone());
+                out.push(t.progress.told());
             }
         }
     }

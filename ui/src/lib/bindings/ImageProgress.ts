@@ -37,4 +37,12 @@ image: string | null,
 /**
  * Failed: what happened and what to do.
  */
-error: ErrorReport | null, };
+error: ErrorReport | null, 
+/**
+ * [`ImageProgress::summary`], as sent: the line the window shows.
+ */
+headline: string, 
+/**
+ * [`ImageProgress::fraction`], as sent.
+ */
+fraction: number | null, };

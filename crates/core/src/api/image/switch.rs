@@ -59,7 +59,7 @@ impl Switch<'_> {
         if self.setup.builder_info().is_ok_and(|i| i.wired) && self.supervisor.refresh().await.state != VmState::Running
         {
             report.activity = "starting the stage-1 builder to build stage 2 on it".into();
-            progress(&report);
+            progress(&report.told());
             builder::ensure_running(self.supervisor, self.setup.settings(), BOOT_TIMEOUT).await?;
         }
         let link = self.images.fetch(Stage::Hardened, progress, cancel).await?;
@@ -80,7 +80,7 @@ impl Switch<'_> {
         report.phase = FetchPhase::Linking;
         let mut say = |what: &str| {
             report.activity = what.into();
-            progress(&report);
+            progress(&report.told());
         };
         let ctx = self.supervisor.context();
         if builder::image_dir(ctx, self.setup.settings()).is_ok_and(|c| crate::image::installed::same_image(&c, image))

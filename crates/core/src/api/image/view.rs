@@ -65,6 +65,10 @@ pub struct ImageProgress {
     pub image: Option<String>,
     /// Failed: what happened and what to do.
     pub error: Option<ErrorReport>,
+    /// [`ImageProgress::summary`], as sent: the line the window shows.
+    pub headline: String,
+    /// [`ImageProgress::fraction`], as sent.
+    pub fraction: Option<f32>,
 }
 
 impl ImageProgress {
@@ -85,7 +89,14 @@ impl ImageProgress {
             log: Vec::new(),
             image: None,
             error: None,
+            headline: String::new(),
+            fraction: None,
         }
+    }
+
+    /// The report as it is sent: with its headline and fraction filled in.
+    pub fn told(&self) -> ImageProgress {
+        ImageProgress { headline: self.summary(), fraction: self.fraction(), ..self.clone() }
     }
 
     /// 0..=1 when it can be told: the bytes downloaded, else the paths done.
