@@ -21,6 +21,8 @@ pub struct AppState {
     pub metrics: MetricsHub,
     /// What the tray menu shows now (also answered by `app_tray_state`, for tests).
     pub tray: Mutex<TrayModel>,
+    /// The image fetch or stage-2 switch that runs (the setup window may close meanwhile).
+    pub image_job: crate::commands::setup::ImageJob,
     /// Set once the user chose Quit: the next exit request is let through.
     quitting: AtomicBool,
 }
@@ -33,6 +35,7 @@ impl AppState {
             consoles: ConsoleStreams::default(),
             console_input: ConsoleInput::default(),
             tray: Mutex::new(TrayModel::default()),
+            image_job: Default::default(),
             supervisor,
             quitting: AtomicBool::new(false),
         }

@@ -4,9 +4,15 @@
 #   nix-build tests/nix/test-image.nix --argstr guestDir DIR  an existing image directory (the
 #                                                             test guest), added to the store
 #   nix-build tests/nix/test-image.nix --argstr fail yes      a build that fails
+#   … --argstr stage stock                                    the guest as a stage-1 image: a fixed
+#                                                             host key, made in the build and
+#                                                             carried in its initrd (like nixpkgs'
+#                                                             stock builder, whose key is public)
+# BUILDERBAR_TEST_GUEST stands in for guestDir (the app passes only `stage` to an image file).
 {
-  guestDir ? "",
+  guestDir ? builtins.getEnv "BUILDERBAR_TEST_GUEST",
   fail ? "",
+  stage ? "builderbar",
   # Flakes evaluate purely, without builtins.currentSystem: they pass it.
   system ? builtins.currentSystem,
 }:
@@ -43,10 +49,26 @@ let
     /bin/mkdir -p "$out"
     for f in "$guest"/*; do /bin/ln -s "$f" "$out/"; done
   '';
+  # Host tools by absolute path (the builder's PATH is empty); the key never leaves the image.
+  fromGuestStock = ''
+    echo "making the stage-1 test image: a fixed host key in the initrd"
+    /bin/mkdir -p "$out" extra/etc/builderbar
+    /usr/bin/ssh-keygen -q -t ed25519 -N "" -C builderbar-test-stock -f extra/etc/builderbar/ssh_host_ed25519_key
+    pub=$(/usr/bin/cut -d" " -f1,2 extra/etc/builderbar/ssh_host_ed25519_key.pub)
+    (cd extra && /usr/bin/find . -mindepth 1 | /usr/bin/cpio -o -H newc -R 0:0 --quiet) >extra.cpio
+    /bin/cat "$guest/initrd.cpio" extra.cpio >"$out/initrd.cpio"
+    for f in "$guest"/*; do
+      case "''${f##*/}" in initrd.cpio | builderbar-image.json) ;; *) /bin/ln -s "$f" "$out/" ;; esac
+    done
+    /bin/sed -e "s|\"kind\": \"runtime\"|\"kind\": \"fixed\", \"public\": \"$pub\"|" \
+      -e "s|\"name\": \"Builderbar test guest|\"name\": \"Builderbar test guest, stage 1|" \
+      "$guest/builderbar-image.json" >"$out/builderbar-image.json"
+    echo "wrote builderbar-image.json with the fixed host key"
+  '';
 in
 derivation (
   {
-    name = "builderbar-test-image";
+    name = if stage == "stock" then "builderbar-test-image-stock" else "builderbar-test-image";
     inherit system;
     builder = "/bin/sh";
     args = [
@@ -54,6 +76,8 @@ derivation (
       (
         if fail != "" then
           "echo 'the test image refuses to build' >&2; exit 3"
+        else if guestDir != "" && stage == "stock" then
+          fromGuestStock
         else if guestDir != "" then
           fromGuest
         else

@@ -8,7 +8,7 @@ test("setup wizard: happy path from checks to a test build", async ({ page }) =>
   await page.getByRole("button", { name: "Begin setup" }).click();
   const diff = page.getByTestId("plan-diff");
   await expect(diff).toBeVisible();
-  await expect(diff.locator(".add").first()).toHaveText(
+  await expect(diff.locator(".add").filter({ hasText: ">>> builderbar >>>" }).first()).toHaveText(
     "+# >>> builderbar >>> added by Builderbar, removed by `builderbar unsetup`",
   );
   await expect(page.getByRole("progressbar", { name: "Setup progress" })).toHaveAttribute(

@@ -107,6 +107,10 @@ pub enum Command {
         /// Skip the test build at the end.
         #[arg(long)]
         no_test_build: bool,
+        /// Stay on stage 1 (nixpkgs' stock builder, whose host key is public) instead of
+        /// building stage 2 on it and switching.
+        #[arg(long)]
+        no_harden: bool,
     },
     /// Remove everything setup added; the user's files get their original bytes back.
     Unsetup {
@@ -116,6 +120,11 @@ pub enum Command {
         yes: bool,
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Builder images: which one runs, fetch stage 1, build and switch to stage 2, use, list, remove.
+    Image {
+        #[command(subcommand)]
+        action: ImageAction,
     },
     /// Check everything Builderbar depends on; each problem with its cause and fix.
     Doctor {
@@ -142,6 +151,45 @@ pub enum SettingsAction {
     Set { key: String, value: String },
     /// Print the settings file's path.
     Path,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageAction {
+    /// The image in use, its stage and why it matters, where images come from, the ones there are.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch (or build) an image through Nix and make it the image setting; Ctrl-C cancels.
+    Fetch {
+        /// stock (stage 1, nixpkgs' builder) or builderbar (stage 2; needs a Linux builder).
+        #[arg(long, default_value = "stock")]
+        stage: String,
+    },
+    /// Build stage 2 (a host key made for this install) on the running stage-1 builder and
+    /// switch to it in one Plan: stop, the new pinned key, start, a test build.
+    Harden {
+        #[command(flatten)]
+        target: TargetFlags,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Switch to an image: a name from `image list`, a directory, or `previous` (the image the
+    /// kept state disk belongs to); the wiring follows in one Plan.
+    Use {
+        name: String,
+        #[command(flatten)]
+        target: TargetFlags,
+        #[arg(long)]
+        yes: bool,
+    },
+    /// The images under the caches directory.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an image's link (its store paths become garbage for `nix-collect-garbage`).
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -76,4 +76,6 @@ via_api_error!(
     builderbar_core::setup::SetupError,
     builderbar_core::privileged::PrivilegedError,
     builderbar_core::gateway::GatewayError,
+    builderbar_core::image::nix_provider::NixError,
+    builderbar_core::image::ImageError,
 );

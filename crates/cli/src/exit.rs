@@ -20,6 +20,9 @@ pub const BUSY: i32 = 6;
 /// `doctor` found a failing check; `setup` was declined or its test build failed.
 pub const CHECK_FAILED: i32 = 7;
 
+/// An image fetch was cancelled (Ctrl-C): nothing was changed.
+pub const CANCELLED: i32 = 130;
+
 /// The exit code for a core error: the builder's own failures have codes of their own.
 pub fn code_of(e: &ApiError) -> i32 {
     match e {
@@ -33,6 +36,7 @@ pub fn code_of(e: &ApiError) -> i32 {
             | VmError::AccelUnavailable { .. }
             | VmError::QemuMissing { .. },
         ) => FAILED,
+        ApiError::Nix(builderbar_core::image::nix_provider::NixError::Cancelled) => CANCELLED,
         _ => ERROR,
     }
 }

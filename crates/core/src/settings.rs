@@ -67,6 +67,9 @@ pub struct Settings {
     /// Image directory (holding builderbar-image.json); None = the default for this host.
     #[ts(type = "string | null")]
     pub image: Option<PathBuf>,
+    /// Where setup gets images: a flake reference, or a Nix file taking `stage`; None = the
+    /// flake Builderbar ships.
+    pub image_source: Option<String>,
     /// Seconds to wait for a graceful guest shutdown before qemu is told to quit.
     pub stop_timeout_secs: u32,
     /// Start Builderbar at login (the app's autostart).
@@ -92,6 +95,7 @@ impl Default for Settings {
             on_demand: false,
             idle_minutes: 180,
             image: None,
+            image_source: None,
             stop_timeout_secs: 30,
             start_at_login: false,
             notifications: false,
@@ -333,6 +337,8 @@ impl Settings {
             || self.image != old.image
     }
 }
+
+pub mod managed;
 
 #[cfg(test)]
 mod tests;

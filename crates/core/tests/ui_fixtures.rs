@@ -19,6 +19,7 @@ use builderbar_core::api::setup::BLOCKING_CHECKS;
 use builderbar_core::api::{self, ApiError, ErrorReport, SetupFlow, SetupStep, SetupStepId, StepState};
 use builderbar_core::doctor::{self, DoctorInputs, DoctorReport};
 use builderbar_core::host::Host;
+use builderbar_core::image::nix_provider::{NixError, Stage};
 use builderbar_core::image::ImageManifest;
 use builderbar_core::keys::{InstallKeys, CLIENT_KEY, HOST_KEY};
 use builderbar_core::paths::{AppPaths, PathEnv};
@@ -352,7 +353,7 @@ fn host_fixtures(host: Host, home: &str, with_doctor: bool) -> HostFixtures {
     let checks = checks_failed[0].clone();
     assert_eq!(checks.state, StepState::Failed, "a busy port fails the checks: {checks:?}");
     failure(SetupStepId::Checks, Some(checks.clone()), checks.error.clone().unwrap(), &s);
-    {
+    let image_missing = {
         // No image: nothing in the settings, none in the caches (api::builder::image_dir's error).
         let mut bare = Scene::new(host, home);
         bare.settings.image = None;
@@ -360,12 +361,27 @@ fn host_fixtures(host: Host, home: &str, with_doctor: bool) -> HostFixtures {
         assert!(matches!(err, VmError::NoImage { .. }), "{err:?}");
         bare.seed_keys();
         let steps = bare.flow().steps(Some(&not_set_up));
-        let image = steps.into_iter().find(|st| st.id == SetupStepId::Image).unwrap();
-        assert_eq!(image.state, StepState::Failed);
-        assert_eq!(image.error, Some(report_of(err)));
-        let report = image.error.clone().unwrap();
-        failure(SetupStepId::Image, Some(image), report, &bare);
-    }
+        let image = steps.iter().find(|st| st.id == SetupStepId::Image).unwrap().clone();
+        match host.os {
+            // A Mac fetches it: the step waits for setup, saying what it will fetch.
+            builderbar_core::host::Os::Macos => {
+                assert_eq!(image.state, StepState::Pending, "{image:?}");
+                // The fetch fails as the provider reports it (here: nixpkgs not in the cache yet).
+                let err = NixError::NeedsLinuxBuilder {
+                    system: "aarch64-linux".into(),
+                    drv: "/nix/store/0v7w1x3y5z7a9b1c3d5e7f9g1h3j5k7m-linux-6.12.30.drv".into(),
+                };
+                failure(SetupStepId::Image, None, report_of(err), &bare);
+            }
+            // Linux has no image in the flake: the step fails with what to do.
+            builderbar_core::host::Os::Linux => {
+                assert_eq!(image.state, StepState::Failed, "{image:?}");
+                let report = image.error.clone().unwrap();
+                failure(SetupStepId::Image, Some(image.clone()), report, &bare);
+            }
+        }
+        bare.json(&steps)
+    };
     {
         // The data directory is a file, so the keys cannot be written there.
         let broken = Scene::new(host, home);
@@ -431,8 +447,30 @@ fn host_fixtures(host: Host, home: &str, with_doctor: bool) -> HostFixtures {
         "plans": { "plain": s.json(&plan), "nixDarwin": darwin.json(&darwin_plan), "applied": s.json(&plan_again) },
         "builderInfo": { "notWired": s.json(&info_before), "wired": s.json(&info_after) },
         "failures": failures,
+        "noImage": image_missing,
+        "imageFetch": image_fetch(host),
     });
     HostFixtures { doctor, doctor_fails: unreadable, setup }
+}
+
+/// What a fetch of stage 1 reports (the setup window's progress), for Nix's log of one
+/// (tests/fixtures/nix/stock-fetch.log: its shape, recorded in the provider's tests), a
+/// line every 2 s; then the final report. Empty for Linux, whose flake has no images.
+fn image_fetch(host: Host) -> Value {
+    if host.os != builderbar_core::host::Os::Macos {
+        return json!([]);
+    }
+    let log = include_str!("fixtures/nix/stock-fetch.log");
+    let source = "path:/Users/alice/Library/Caches/Builderbar/flake/0f1e2d3c4b5a6978#packages.aarch64-darwin.builder-image-stock";
+    let mut frames = api::image::replay(Stage::Stock, source, log, std::time::Duration::from_secs(2));
+    let mut done = frames.last().unwrap().clone();
+    done.phase = api::image::FetchPhase::Linking;
+    frames.push(done.told());
+    done.phase = api::image::FetchPhase::Done;
+    done.eta_secs = None;
+    done.image = Some("/Users/alice/Library/Caches/Builderbar/images/stock-9c1e3g5i".into());
+    frames.push(done.told());
+    serde_json::to_value(frames).unwrap()
 }
 
 fn bin_dir() -> PathBuf {
@@ -608,14 +646,16 @@ fn ui_fixtures_are_written_from_the_core() {
         &ts_module(
             "First-run setup per host: step titles, the steps before and after the one apply, the Plan \
              (plain and nix-darwin), builder info, and each step's failure.",
-            &["BuilderInfo", "ErrorReport", "SetupPlanView", "SetupStep", "SetupStepId"],
+            &["BuilderInfo", "ErrorReport", "ImageProgress", "SetupPlanView", "SetupStep", "SetupStepId"],
             "\n/** A step's failure: the error the command rejects with, and the step as it then shows. */\n\
              export type SetupFailure = { report: ErrorReport; step: SetupStep | null };\n\n\
              export type SetupFixture = {\n  titles: Record<SetupStepId, string>;\n  image: string;\n  \
              steps: Record<\"ready\" | \"applied\" | \"after\", SetupStep[]>;\n  \
              plans: Record<\"plain\" | \"nixDarwin\" | \"applied\", SetupPlanView>;\n  \
              builderInfo: Record<\"notWired\" | \"wired\", BuilderInfo>;\n  \
-             failures: Partial<Record<SetupStepId, SetupFailure>>;\n};\n",
+             failures: Partial<Record<SetupStepId, SetupFailure>>;\n  \
+             noImage: SetupStep[];\n  \
+             imageFetch: ImageProgress[];\n};\n",
             &[("SETUP", "Record<string, SetupFixture>", 6, setup)],
         ),
     );

@@ -7,6 +7,7 @@ import type { ErrorReport } from "./bindings/ErrorReport";
 import type { FieldError } from "./bindings/FieldError";
 import type { WindowKind } from "./bindings/fixtures/WindowKind";
 import type { Host } from "./bindings/Host";
+import type { ImageProgress } from "./bindings/ImageProgress";
 import type { MetricsSample } from "./bindings/MetricsSample";
 import type { Settings } from "./bindings/Settings";
 import type { SettingsSaved } from "./bindings/SettingsSaved";
@@ -61,8 +62,15 @@ export interface Backend {
   setupPlan(): Promise<SetupPlanView>;
   /** `setup_apply`: the one OS authorization prompt; applies the Plan, restarts the daemon. */
   setupApply(): Promise<SetupStep[]>;
-  /** `setup_test_build` */
+  /** `setup_test_build`: starts the builder if it is not running (its boot as step events). */
   setupTestBuild(): Promise<TestBuildResult>;
+  /** `image_fetch {onProgress: Channel<ImageProgress>}`: stage 1 through Nix; resolves with
+   * the final report (done, failed or cancelled). Joins a fetch that runs already. */
+  imageFetch(onProgress: (p: ImageProgress) => void): Promise<ImageProgress>;
+  /** `image_harden {onProgress}`: stage 2 built on stage 1, switched in one Plan. */
+  imageHarden(onProgress: (p: ImageProgress) => void): Promise<ImageProgress>;
+  /** `image_cancel`: stops the fetch or switch that runs; nothing is changed. */
+  imageCancel(): Promise<void>;
   /** `open_window {kind}` */
   openWindow(kind: WindowKind): Promise<void>;
   /** `reveal_logs` */

@@ -9,6 +9,7 @@ import type { Backend, Unsubscribe, WindowKind } from "./backend";
 import type { BuilderInfo } from "./bindings/BuilderInfo";
 import type { DoctorReport } from "./bindings/DoctorReport";
 import type { Host } from "./bindings/Host";
+import type { ImageProgress } from "./bindings/ImageProgress";
 import type { MetricsSample } from "./bindings/MetricsSample";
 import type { Settings } from "./bindings/Settings";
 import type { SettingsSaved } from "./bindings/SettingsSaved";
@@ -215,6 +216,21 @@ export class MemoryBackend implements Backend {
   async setupTestBuild(): Promise<TestBuildResult> {
     this.calls.push("setup_test_build");
     return this.setup.testBuild();
+  }
+
+  async imageFetch(onProgress: (p: ImageProgress) => void): Promise<ImageProgress> {
+    this.calls.push("image_fetch");
+    return this.setup.imageFetch(onProgress);
+  }
+
+  async imageHarden(onProgress: (p: ImageProgress) => void): Promise<ImageProgress> {
+    this.calls.push("image_harden");
+    return this.setup.imageFetch(onProgress, "builderbar");
+  }
+
+  async imageCancel(): Promise<void> {
+    this.calls.push("image_cancel");
+    this.setup.imageCancel();
   }
 
   async onSetupStep(cb: (s: SetupStep) => void): Promise<Unsubscribe> {

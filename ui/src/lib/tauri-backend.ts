@@ -7,6 +7,7 @@ import type { BuilderInfo } from "./bindings/BuilderInfo";
 import type { DoctorReport } from "./bindings/DoctorReport";
 import type { FieldError } from "./bindings/FieldError";
 import type { Host } from "./bindings/Host";
+import type { ImageProgress } from "./bindings/ImageProgress";
 import type { MetricsSample } from "./bindings/MetricsSample";
 import type { Settings } from "./bindings/Settings";
 import type { SettingsSaved } from "./bindings/SettingsSaved";
@@ -76,6 +77,19 @@ export class TauriBackend implements Backend {
   }
   setupTestBuild() {
     return invoke<TestBuildResult>("setup_test_build");
+  }
+  async imageFetch(onProgress: (p: ImageProgress) => void) {
+    const ch = new Channel<ImageProgress>();
+    ch.onmessage = onProgress;
+    return invoke<ImageProgress>("image_fetch", { onProgress: ch });
+  }
+  async imageHarden(onProgress: (p: ImageProgress) => void) {
+    const ch = new Channel<ImageProgress>();
+    ch.onmessage = onProgress;
+    return invoke<ImageProgress>("image_harden", { onProgress: ch });
+  }
+  imageCancel() {
+    return invoke<void>("image_cancel");
   }
   openWindow(kind: WindowKind) {
     return invoke<void>("open_window", { kind });

@@ -2,6 +2,7 @@
 
 mod console;
 mod doctor;
+mod image;
 mod keys;
 mod logs;
 mod serve;
@@ -29,10 +30,11 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Ssh { command } => ssh::run(&ctx, &command).await,
         Command::Settings { action } => settings::run(&ctx, action).await,
         Command::Keys { action } => keys::run(&ctx, action).await,
-        Command::Setup { target, yes, dry_run, trust_me, no_test_build } => {
-            setup::setup(&ctx, &target, yes, dry_run, trust_me, !no_test_build).await
+        Command::Setup { target, yes, dry_run, trust_me, no_test_build, no_harden } => {
+            setup::setup(&ctx, &target, yes, dry_run, trust_me, !no_test_build, !no_harden).await
         }
         Command::Unsetup { target, yes, dry_run } => setup::unsetup(&ctx, &target, yes, dry_run).await,
+        Command::Image { action } => image::run(&ctx, action).await,
         Command::Doctor { target, json } => doctor::run(&ctx, &target, json).await,
     };
     result.map(|()| exit::OK).unwrap_or_else(CliError::report)

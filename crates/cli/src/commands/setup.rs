@@ -12,6 +12,10 @@ use builderbar_core::settings::Settings;
 use builderbar_core::setup::{user_name, SetupPlan};
 use builderbar_core::vm::VmState;
 
+use builderbar_core::api::image::ImageFlow;
+use builderbar_core::image::nix_provider::Stage;
+
+use super::image;
 use crate::cli::TargetFlags;
 use crate::context::Ctx;
 use crate::error::{CliError, CliResult};
@@ -53,7 +57,7 @@ impl StepPrinter {
     }
 }
 
-fn confirm(question: &str) -> bool {
+pub(super) fn confirm(question: &str) -> bool {
     if !std::io::stdin().is_terminal() {
         eprintln!("{question} [y/N] (no terminal to ask; pass --yes to apply)");
         return false;
@@ -71,6 +75,10 @@ fn show(view: &SetupPlanView) {
         println!("nix.conf is managed by nix-darwin, so Builderbar does not edit it.");
         println!("Add this to your nix-darwin configuration and run `darwin-rebuild switch`:\n");
         println!("{snippet}");
+        if !view.already_applied {
+            println!("\nSetup installs the client key those lines name (root only, 0600):");
+            println!("{}", view.diff);
+        }
         return;
     }
     if view.already_applied {
@@ -114,6 +122,19 @@ async fn apply(flow: &SetupFlow, plan: SetupPlan, printer: &StepPrinter, ask: As
     Ok(())
 }
 
+/// Asks a question whose answer is yes unless the user says no; without a terminal, no.
+fn confirm_default_yes(question: &str) -> bool {
+    if !std::io::stdin().is_terminal() {
+        eprintln!("{question} [Y/n] (no terminal to ask; pass --yes to do it)");
+        return false;
+    }
+    eprint!("{question} [Y/n] ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    !matches!(line.trim(), "n" | "N" | "no")
+}
+
 async fn ensure_running(ctx: &Ctx, settings: &Settings, why: &str) -> CliResult {
     if ctx.supervisor.refresh().await.state != VmState::Running {
         eprintln!("Starting the builder {why} …");
@@ -122,10 +143,19 @@ async fn ensure_running(ctx: &Ctx, settings: &Settings, why: &str) -> CliResult 
     Ok(())
 }
 
-pub async fn setup(ctx: &Ctx, flags: &TargetFlags, yes: bool, dry_run: bool, trust_me: bool, test: bool) -> CliResult {
-    let settings = ctx.settings()?;
+#[allow(clippy::too_many_arguments)]
+pub async fn setup(
+    ctx: &Ctx,
+    flags: &TargetFlags,
+    yes: bool,
+    dry_run: bool,
+    trust_me: bool,
+    test: bool,
+    harden: bool,
+) -> CliResult {
+    let mut settings = ctx.settings()?;
     let trust = trust_me.then(user_name).filter(|u| u != "root");
-    let flow = ctx.setup_flow(flags, &settings, trust)?;
+    let mut flow = ctx.setup_flow(flags, &settings, trust.clone())?;
     let printer = StepPrinter::default();
     let (report, steps) = flow.check(&ctx.supervisor).await;
     if steps.iter().any(|s| s.id == SetupStepId::Checks && s.state == StepState::Failed) {
@@ -136,37 +166,68 @@ pub async fn setup(ctx: &Ctx, flags: &TargetFlags, yes: bool, dry_run: bool, tru
     for s in &steps {
         printer.show(s);
     }
+    if flow.image_missing() {
+        if let Some(s) = steps.iter().find(|s| s.id == SetupStepId::Image) {
+            println!("Builder image: {}", s.detail);
+        }
+        if dry_run {
+            println!("(dry run: nothing fetched; the Plan depends on the image's host key)");
+            return Ok(());
+        }
+        image::fetch(ctx, &settings, Stage::Stock).await?;
+        settings = ctx.settings()?;
+        flow = ctx.setup_flow(flags, &settings, trust)?;
+        for s in flow.steps(None).iter().filter(|s| s.id == SetupStepId::Image) {
+            printer.show(s);
+        }
+    }
     let plan = flow.plan()?;
     let view = flow.review(&plan);
     show(&view);
-    if dry_run || view.darwin_snippet.is_some() {
+    if dry_run {
         return Ok(());
     }
     if !view.already_applied {
         let ask = Ask { yes, question: "Apply these changes?", declined: "Nothing was changed." };
         apply(&flow, plan, &printer, ask).await?;
     }
-    if !test {
+    if view.darwin_snippet.is_some() && !flow.builder_info()?.wired {
+        println!(
+            "Nix uses the builder once `darwin-rebuild switch` has put the lines above in place; then run \
+             `builderbar setup` again for the test build."
+        );
         return Ok(());
     }
-    ensure_running(ctx, &settings, "for the test build").await?;
-    printer.show(&SetupStep::new(
-        ctx.host,
-        SetupStepId::TestBuild,
-        StepState::Running,
-        "proving the wiring with nix-build --max-jobs 0 …",
-        None,
-    ));
-    let result = flow.test_build(&ctx.supervisor).await?;
-    printer.show(&result.step(ctx.host));
-    if result.ok {
+    if test {
+        let result = flow.test_build(&ctx.supervisor, &|s| printer.show(&s)).await?;
+        printer.show(&result.step(ctx.host));
+        if !result.ok {
+            if let Some(e) = result.error {
+                eprintln!("error: {}\nhint: {}", e.message, e.hint);
+            }
+            return Err(CliError::Exit(exit::CHECK_FAILED));
+        }
         println!("Test build ran on the builder: {} ({} ms)", result.output, result.duration_ms);
+    }
+    offer_stage_two(ctx, &flow, &settings, yes, harden).await
+}
+
+/// At the end of setup on stage 1: why stage 2 matters, and the switch unless declined.
+async fn offer_stage_two(ctx: &Ctx, flow: &SetupFlow, settings: &Settings, yes: bool, harden: bool) -> CliResult {
+    let status = ImageFlow::new(ctx.vm(), settings).status();
+    if status.stage.as_deref() != Some(Stage::Stock.name()) {
         return Ok(());
     }
-    if let Some(e) = result.error {
-        eprintln!("error: {}\nhint: {}", e.message, e.hint);
+    println!("\n{}", status.stage_note);
+    if !harden {
+        println!("Staying on stage 1 (--no-harden); `builderbar image harden` switches later.");
+        return Ok(());
     }
-    Err(CliError::Exit(exit::CHECK_FAILED))
+    if !yes && !confirm_default_yes("Build stage 2 on this builder and switch to it now?") {
+        println!("Later: `builderbar image harden`.");
+        return Ok(());
+    }
+    image::harden(ctx, flow, settings, yes).await
 }
 
 pub async fn unsetup(ctx: &Ctx, flags: &TargetFlags, yes: bool, dry_run: bool) -> CliResult {

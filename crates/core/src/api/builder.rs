@@ -26,11 +26,12 @@ pub fn image_dir(ctx: &VmContext, settings: &Settings) -> Result<PathBuf, VmErro
     Err(VmError::NoImage {
         hint: match ctx.host.os {
             Os::Linux => format!(
-                "Build the test guest with `tests/guest/build.sh` (it links {}), or choose an image directory in \
-                 Settings.",
+                "Build the test guest with `tests/guest/build.sh` (it links {}), set `image_source` to a Nix file \
+                 and run `builderbar image fetch`, or choose an image directory in Settings.",
                 default.display()
             ),
-            Os::Macos => "Run the first-run setup (it fetches the builder image), or choose an image directory in \
+            Os::Macos => "Run the first-run setup (the setup window, or `builderbar setup`): it fetches the builder \
+                          image. `builderbar image fetch` does that step alone; or choose an image directory in \
                           Settings."
                 .into(),
         },

@@ -6,7 +6,8 @@ use ts_rs::TS;
 
 use crate::error::UserFacing;
 use crate::gateway::GatewayError;
-use crate::image::ManifestError;
+use crate::image::nix_provider::NixError;
+use crate::image::{ImageError, ManifestError};
 use crate::keys::KeyError;
 use crate::privileged::PrivilegedError;
 use crate::settings::{FieldError, SettingsError};
@@ -23,6 +24,10 @@ pub enum ApiError {
     Vm(#[from] VmError),
     #[error(transparent)]
     Image(#[from] ManifestError),
+    #[error(transparent)]
+    Nix(#[from] NixError),
+    #[error(transparent)]
+    Images(#[from] ImageError),
     #[error(transparent)]
     Keys(#[from] KeyError),
     #[error(transparent)]
@@ -47,6 +52,8 @@ impl UserFacing for ApiError {
             ApiError::Settings(e) => e.hint(),
             ApiError::Vm(e) => e.hint(),
             ApiError::Image(e) => e.hint(),
+            ApiError::Nix(e) => e.hint(),
+            ApiError::Images(e) => e.hint(),
             ApiError::Keys(e) => e.hint(),
             ApiError::Setup(e) => e.hint(),
             ApiError::Privileged(e) => e.hint(),

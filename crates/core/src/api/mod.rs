@@ -6,6 +6,7 @@
 pub mod builder;
 pub mod doctor;
 pub mod error;
+pub mod image;
 pub mod settings;
 pub mod setup;
 

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use crate::api::error::ApiError;
+use crate::settings::managed::{managed_settings_path, Managed, ManagedFile};
 use crate::settings::{FieldError, HostLimits, Settings, SettingsError};
 use crate::vm::{VmContext, VmState, VmStatus};
 
@@ -15,9 +16,20 @@ pub struct SettingsSaved {
     pub restart_needed: bool,
 }
 
-/// The saved settings (defaults when there is no file yet).
+/// The saved settings (defaults when there is no file yet), with what a system configuration
+/// manages (nix-darwin's /etc/builderbar/settings.json) laid over them.
 pub fn load(ctx: &VmContext) -> Result<Settings, ApiError> {
-    Ok(Settings::load(&ctx.paths.settings_file())?)
+    let mut s = Settings::load(&ctx.paths.settings_file())?;
+    if let Some(m) = ManagedFile::load(&managed_settings_path())? {
+        m.apply(&mut s, &ctx.paths.cache_dir);
+    }
+    Ok(s)
+}
+
+/// What a system configuration manages, if anything (the settings window shows it read-only).
+pub fn managed() -> Result<Option<Managed>, ApiError> {
+    let path = managed_settings_path();
+    Ok(ManagedFile::load(&path)?.map(|m| m.view(&path)))
 }
 
 /// This machine's limits. The port our builder holds (`builder`: its status as the caller
@@ -46,17 +58,29 @@ fn limits_for_change(ctx: &VmContext, builder: &VmStatus, old: &Settings, new: &
 /// Every problem with `settings`, per field; empty when they are valid.
 pub fn validate(ctx: &VmContext, builder: &VmStatus, settings: &Settings) -> Result<Vec<FieldError>, ApiError> {
     let old = Settings::load(&ctx.paths.settings_file()).unwrap_or_default();
+    let mut fields = managed_changes(settings)?;
     match settings.validate(&limits_for_change(ctx, builder, &old, settings)) {
-        Ok(()) => Ok(Vec::new()),
-        Err(SettingsError::Invalid(fields)) => Ok(fields),
-        Err(e) => Err(e.into()),
+        Ok(()) => {}
+        Err(SettingsError::Invalid(more)) => fields.extend(more),
+        Err(e) => return Err(e.into()),
     }
+    Ok(fields)
+}
+
+/// The managed settings `settings` would change.
+fn managed_changes(settings: &Settings) -> Result<Vec<FieldError>, ApiError> {
+    let path = managed_settings_path();
+    Ok(ManagedFile::load(&path)?.map(|m| m.check(settings, &path)).unwrap_or_default())
 }
 
 /// Validates and saves `new`; invalid settings change nothing on disk.
 pub fn save(ctx: &VmContext, builder: &VmStatus, new: &Settings) -> Result<SettingsSaved, ApiError> {
     let path = ctx.paths.settings_file();
     let old = Settings::load(&path).unwrap_or_default();
+    let managed = managed_changes(new)?;
+    if !managed.is_empty() {
+        return Err(SettingsError::Invalid(managed).into());
+    }
     new.save(&path, &limits_for_change(ctx, builder, &old, new))?;
     let running = !matches!(builder.state, VmState::Stopped | VmState::Failed { .. });
     Ok(SettingsSaved { restart_needed: running && new.needs_vm_restart(&old) })

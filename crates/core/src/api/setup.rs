@@ -11,7 +11,10 @@ pub use view::{BuilderInfo, SetupPlanView, SetupStep, SetupStepId, StepState, Te
 use crate::api::builder::image_dir;
 use crate::api::error::{ApiError, ErrorReport};
 use crate::doctor::{CheckStatus, DoctorReport};
-use crate::image::ImageManifest;
+use crate::host::Os;
+use crate::image::installed::stage_of;
+use crate::image::nix_provider::Stage;
+use crate::image::{ImageError, ImageManifest};
 use crate::keys::{fingerprint, InstallKeys};
 use crate::privileged::{AppliedPlan, Applier, Elevation, Journal, Plan, SystemRunner};
 use crate::settings::Settings;
@@ -20,6 +23,14 @@ use crate::setup::{
     is_wired, plan_setup, plan_unsetup, BuilderIdentity, SetupPlan, SetupTarget, TargetOverrides, TestBuild,
 };
 use crate::vm::{Supervisor, VmContext, VmError, VmState};
+
+/// What the first image is, where it comes from and roughly how big (README says the same).
+pub const FIRST_IMAGE: &str = "no image yet: setup fetches nixpkgs' stock Linux builder (stage 1) from \
+     cache.nixos.org: first the pinned nixpkgs' source from GitHub (about 45 MB), then roughly 1 GB of paths; \
+     then it builds stage 2, with a host key made for this install, on that builder";
+
+/// How long the test build waits for a builder it started.
+const BOOT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Doctor checks that stop setup (the others are what setup fixes, or need a running builder).
 pub const BLOCKING_CHECKS: [&str; 3] = ["nix-installed", "nix-conf-owner", "port"];
@@ -55,6 +66,15 @@ impl SetupFlow {
         SetupFlow { ctx: ctx.clone(), settings: settings.clone(), target, elevation }
     }
 
+    /// The same flow (target, elevation) for other settings: another image, say.
+    pub fn with_settings(&self, settings: &Settings) -> SetupFlow {
+        SetupFlow { settings: settings.clone(), ..self.clone() }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     pub fn target(&self) -> &SetupTarget {
         &self.target
     }
@@ -65,6 +85,22 @@ impl SetupFlow {
 
     fn image(&self) -> Result<ImageManifest, ApiError> {
         Ok(ImageManifest::load(&image_dir(&self.ctx, &self.settings)?)?)
+    }
+
+    /// Whether setup must fetch an image first (none is set, and none is in the caches).
+    pub fn image_missing(&self) -> bool {
+        matches!(self.image(), Err(ApiError::Vm(VmError::NoImage { .. })))
+    }
+
+    /// What setup will fetch when there is no image, or why it cannot.
+    fn image_source(&self) -> Result<String, ApiError> {
+        if self.settings.image_source.is_none() && self.ctx.host.os == Os::Linux {
+            return Err(ImageError::NoSourceForHost { host: "Linux machine".into() }.into());
+        }
+        Ok(match self.settings.image_source.as_deref() {
+            None => FIRST_IMAGE.into(),
+            Some(s) => format!("no image yet: setup builds stage 1 from {s}"),
+        })
     }
 
     fn identity(&self) -> Result<(ImageManifest, InstallKeys, BuilderIdentity), ApiError> {
@@ -112,7 +148,17 @@ impl SetupFlow {
             },
         });
         out.push(match self.image() {
-            Ok(m) => SetupStep::new(h, SetupStepId::Image, StepState::Done, m.name.clone(), None),
+            Ok(m) => {
+                let stage = match stage_of(&m) {
+                    Stage::Stock => "stage 1, nixpkgs' stock builder",
+                    Stage::Hardened => "host key made for this install",
+                };
+                SetupStep::new(h, SetupStepId::Image, StepState::Done, format!("{} ({stage})", m.name), None)
+            }
+            Err(ApiError::Vm(VmError::NoImage { .. })) => match self.image_source() {
+                Ok(what) => SetupStep::new(h, SetupStepId::Image, StepState::Pending, what, None),
+                Err(e) => SetupStep::failed(h, SetupStepId::Image, e.into()),
+            },
             Err(e) => SetupStep::failed(h, SetupStepId::Image, e.into()),
         });
         let keys =
@@ -199,7 +245,8 @@ impl SetupFlow {
             s.detail = format!("waiting for authorization ({})", self.elevation.tool());
             progress(s.clone());
         }
-        let nothing_to_apply = plan.changes.darwin_snippet.is_some() || plan.plan.is_empty();
+        // Under nix-darwin too: the client key its machines line names is ours to install.
+        let nothing_to_apply = plan.plan.is_empty();
         let files = plan.plan.files.len();
         let restart = plan.plan.restart.as_ref().map(|r| r.describe());
         let journal = if nothing_to_apply {
@@ -242,13 +289,39 @@ impl SetupFlow {
         Ok(Applied { steps, journal })
     }
 
-    /// A real remote build through the builder (which must be running and wired), off the
-    /// async workers. A build that fails is a result with its error, not an `Err`.
-    pub async fn test_build(&self, supervisor: &Supervisor) -> Result<TestBuildResult, ApiError> {
+    /// A real remote build through the builder, off the async workers; a builder that is not
+    /// running is started first, its boot shown on the test-build step (the console's last
+    /// line). A build that fails is a result with its error, not an `Err`.
+    pub async fn test_build(
+        &self,
+        supervisor: &Supervisor,
+        progress: &(dyn Fn(SetupStep) + Send + Sync),
+    ) -> Result<TestBuildResult, ApiError> {
         let image = self.image()?;
+        let h = self.ctx.host;
+        let running = |detail: String| SetupStep::new(h, SetupStepId::TestBuild, StepState::Running, detail, None);
         if supervisor.refresh().await.state != VmState::Running {
-            return Err(VmError::NotRunning.into());
+            progress(running("starting the builder …".into()));
+            crate::api::builder::start(supervisor, &self.settings, None).await?;
+            let ready = supervisor.wait_ready(BOOT_TIMEOUT);
+            tokio::pin!(ready);
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+            let mut shown = String::new();
+            loop {
+                tokio::select! {
+                    r = &mut ready => { r?; break; }
+                    _ = tick.tick() => {
+                        let line = supervisor.console().tail_lines(1).pop().unwrap_or_default();
+                        let line = line.trim();
+                        if !line.is_empty() && line != shown {
+                            shown = line.to_string();
+                            progress(running(format!("starting the builder: {line}")));
+                        }
+                    }
+                }
+            }
         }
+        progress(running("proving the wiring with nix-build --max-jobs 0 …".into()));
         let build = TestBuild::new(&image.system, self.target.clone());
         let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || build.run()).await.map_err(|source| ApiError::Task {

@@ -42,6 +42,14 @@ impl Stage {
             Stage::Hardened => "builder-image",
         }
     }
+
+    /// The manifest's variant name, and what a Nix file gets as `stage`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Stock => "stock",
+            Stage::Hardened => "builderbar",
+        }
+    }
 }
 
 impl ImageSource {
@@ -58,6 +66,52 @@ impl ImageSource {
         }
     }
 }
+
+/// Asks a running build to stop: [`CancelHandle::cancel`] interrupts Nix (SIGINT to its
+/// process group, so builders and downloads stop too; SIGKILL if it lingers).
+#[derive(Debug, Clone)]
+pub struct Cancel(tokio::sync::watch::Receiver<bool>);
+
+/// The side of a [`Cancel`] that cancels.
+#[derive(Debug, Clone)]
+pub struct CancelHandle(std::sync::Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Cancel {
+    /// A new pair: the handle cancels, the [`Cancel`] goes to the build.
+    pub fn new() -> (CancelHandle, Cancel) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        (CancelHandle(std::sync::Arc::new(tx)), Cancel(rx))
+    }
+
+    /// A token nothing cancels.
+    pub fn never() -> Cancel {
+        Cancel::new().1
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once cancelled (never, when every handle is gone without cancelling).
+    pub async fn cancelled(&mut self) {
+        if self.0.wait_for(|c| *c).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        let _ = self.0.send(true);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// How long Nix may take to stop after SIGINT before its process group is killed.
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A command line for one Nix program: what [`NixProvider::command`] returns and runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +143,9 @@ impl Default for NixProvider {
 /// What the build is doing, for a progress bar and a log pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NixEvent {
+    /// Evaluation is over and Nix began realising (fetching and building) paths. Before this,
+    /// a flake's inputs are fetched and evaluated; `Bytes` then counts those downloads only.
+    Realising,
     /// An activity began: "building '/nix/store/…-store-image.drv'", "copying path '…' from '…'".
     Activity(String),
     /// Steps: derivations built and store paths fetched, each out of the number expected so far.
@@ -126,6 +183,8 @@ pub enum NixError {
     Failed { status: String, message: String },
     #[error("nix succeeded but printed no output path (stdout: {stdout:?})")]
     NoOutput { stdout: String },
+    #[error("the image build was cancelled; nothing was changed")]
+    Cancelled,
     #[error(transparent)]
     Manifest(#[from] ManifestError),
 }
@@ -157,6 +216,7 @@ impl UserFacing for NixError {
             NixError::Failed { .. } | NixError::NoOutput { .. } => {
                 "Run the same command in a terminal to see Nix's full output.".into()
             }
+            NixError::Cancelled => "Start it again when you are ready; what Nix already downloaded is reused.".into(),
             NixError::Manifest(e) => e.hint(),
         }
     }
@@ -231,21 +291,66 @@ impl NixProvider {
         NixCommand { program, args }
     }
 
-    /// Builds the image, reporting progress to `on_event`, and loads its manifest.
-    pub async fn build(
-        &self,
-        source: &ImageSource,
-        mut on_event: impl FnMut(NixEvent) + Send,
-    ) -> Result<BuiltImage, NixError> {
-        let cmd = self.command(source);
+    /// The argv that makes `link` a garbage-collector root for the store path `path` (an
+    /// indirect root: Nix records the link, so removing the link frees the image).
+    pub fn add_root_command(&self, path: &Path, link: &Path) -> NixCommand {
+        let args: Vec<OsString> = vec!["--realise".into(), path.into(), "--add-root".into(), link.into()];
+        NixCommand { program: self.program("nix-store"), args }
+    }
+
+    /// Makes `link` a GC root of `path` (see [`NixProvider::add_root_command`]).
+    pub async fn add_root(&self, path: &Path, link: &Path) -> Result<(), NixError> {
+        let cmd = self.add_root_command(path, link);
+        let mut command = self.tokio_command(&cmd);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let out =
+            command.output().await.map_err(|source| NixError::NotInstalled { program: cmd.program.clone(), source })?;
+        if !out.status.success() {
+            return Err(NixError::Failed {
+                status: out.status.to_string(),
+                message: strip_ansi(String::from_utf8_lossy(&out.stderr).trim()),
+            });
+        }
+        Ok(())
+    }
+
+    fn tokio_command(&self, cmd: &NixCommand) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&cmd.program);
-        command.args(&cmd.args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        command.args(&cmd.args).stdin(Stdio::null()).kill_on_drop(true);
         for (k, v) in &self.env {
             match v {
                 Some(v) => command.env(k, v),
                 None => command.env_remove(k),
             };
         }
+        command
+    }
+
+    /// Builds the image, reporting progress to `on_event`, and loads its manifest.
+    pub async fn build(
+        &self,
+        source: &ImageSource,
+        on_event: impl FnMut(NixEvent) + Send,
+    ) -> Result<BuiltImage, NixError> {
+        self.build_cancellable(source, on_event, Cancel::never()).await
+    }
+
+    /// [`NixProvider::build`] that stops when `cancel` fires: Nix is interrupted (its whole
+    /// process group) and waited for, and the result is [`NixError::Cancelled`]. Nothing is
+    /// linked or registered by a build, so a cancelled one leaves only unreferenced store paths.
+    pub async fn build_cancellable(
+        &self,
+        source: &ImageSource,
+        mut on_event: impl FnMut(NixEvent) + Send,
+        mut cancel: Cancel,
+    ) -> Result<BuiltImage, NixError> {
+        if cancel.is_cancelled() {
+            return Err(NixError::Cancelled);
+        }
+        let cmd = self.command(source);
+        let mut command = self.tokio_command(&cmd);
+        // Its own process group: a cancel reaches the builders and downloads Nix forked.
+        command.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         let mut child =
             command.spawn().map_err(|source| NixError::NotInstalled { program: cmd.program.clone(), source })?;
         let mut stdout = child.stdout.take().ok_or_else(|| NixError::NoOutput { stdout: String::new() })?;
@@ -259,12 +364,23 @@ impl NixProvider {
         // early would leave Nix blocked on a full pipe.
         let mut stderr = BufReader::new(stderr);
         let mut line = Vec::new();
-        while stderr.read_until(b'\n', &mut line).await.is_ok_and(|n| n > 0) {
-            let text = String::from_utf8_lossy(&line);
-            for event in parser.feed(text.trim_end_matches(['\n', '\r'])) {
-                on_event(event);
+        loop {
+            tokio::select! {
+                read = stderr.read_until(b'\n', &mut line) => {
+                    if !read.is_ok_and(|n| n > 0) {
+                        break;
+                    }
+                    let text = String::from_utf8_lossy(&line);
+                    for event in parser.feed(text.trim_end_matches(['\n', '\r'])) {
+                        on_event(event);
+                    }
+                    line.clear();
+                }
+                () = cancel.cancelled() => {
+                    interrupt(&mut child).await;
+                    return Err(NixError::Cancelled);
+                }
             }
-            line.clear();
         }
         let status = child.wait().await.map_err(|e| NixError::Failed { status: "?".into(), message: e.to_string() })?;
         let stdout = out_task
@@ -284,6 +400,19 @@ impl NixProvider {
     }
 }
 
+/// Interrupts Nix's process group as Ctrl-C would, waits for it, and kills what is left.
+async fn interrupt(child: &mut tokio::process::Child) {
+    use rustix::process::{kill_process_group, Pid, Signal};
+    let Some(pid) = child.id().and_then(|p| Pid::from_raw(p as i32)) else { return };
+    let _ = kill_process_group(pid, Signal::INT);
+    if tokio::time::timeout(INTERRUPT_GRACE, child.wait()).await.is_err() {
+        let _ = kill_process_group(pid, Signal::KILL);
+        let _ = child.wait().await;
+    }
+    // What it forked and left behind in its group (a background job ignores SIGINT).
+    let _ = kill_process_group(pid, Signal::KILL);
+}
+
 /// `nix build --json` prints `[{"drvPath": …, "outputs": {"out": "/nix/store/…"}}]`.
 fn output_from_json(stdout: &str) -> Option<PathBuf> {
     let value: serde_json::Value = serde_json::from_str(stdout.trim()).ok()?;
@@ -295,6 +424,7 @@ fn output_from_json(stdout: &str) -> Option<PathBuf> {
 
 // Nix's activity and result types (src/libutil/logging.hh), as they appear in internal-json.
 const ACT_FILE_TRANSFER: u64 = 101;
+const ACT_REALISE: u64 = 102;
 const ACT_BUILDS: u64 = 104;
 const ACT_BUILD: u64 = 105;
 const ACT_COPY_PATHS: u64 = 103;
@@ -318,6 +448,10 @@ pub struct ProgressParser {
     /// (activity id, activity type counted) -> expected, from SetExpected results.
     expected: HashMap<(u64, u64), u64>,
     last_steps: Option<NixEvent>,
+    /// Nix began realising paths (evaluation, and a flake's input downloads, are over).
+    realising: bool,
+    /// File transfers that began before realising (a flake's inputs): counted apart.
+    eval_transfers: std::collections::HashSet<u64>,
     last_bytes: Option<NixEvent>,
     /// Error messages (level 0), ANSI codes removed.
     errors: Vec<String>,
@@ -349,6 +483,13 @@ impl ProgressParser {
         match v.get("action").and_then(serde_json::Value::as_str) {
             Some("start") => {
                 self.types.insert(id, ty);
+                if matches!(ty, ACT_REALISE | ACT_BUILDS | ACT_COPY_PATHS) && !self.realising {
+                    self.realising = true;
+                    self.last_bytes = None;
+                    events.push(NixEvent::Realising);
+                } else if ty == ACT_FILE_TRANSFER && !self.realising {
+                    self.eval_transfers.insert(id);
+                }
                 let text = v.get("text").and_then(serde_json::Value::as_str).unwrap_or("");
                 if matches!(ty, ACT_BUILD | ACT_SUBSTITUTE | ACT_COPY_PATH | ACT_FILE_TRANSFER) && !text.is_empty() {
                     events.push(NixEvent::Activity(strip_ansi(text)));
@@ -397,8 +538,7 @@ impl ProgressParser {
             fetched: self.done_of(ACT_COPY_PATHS),
             to_fetch: self.expected_of(ACT_COPY_PATHS),
         };
-        let bytes =
-            NixEvent::Bytes { done: self.done_of(ACT_FILE_TRANSFER), expected: self.expected_of(ACT_FILE_TRANSFER) };
+        let bytes = self.bytes();
         let zero_steps = matches!(steps, NixEvent::Steps { built: 0, to_build: 0, fetched: 0, to_fetch: 0 });
         if !zero_steps && self.last_steps.as_ref() != Some(&steps) {
             self.last_steps = Some(steps.clone());
@@ -409,6 +549,21 @@ impl ProgressParser {
             self.last_bytes = Some(bytes.clone());
             events.push(bytes);
         }
+    }
+
+    /// Downloads of the current phase: a flake's inputs while evaluating; then the paths
+    /// Nix substitutes, out of the download size it announced.
+    fn bytes(&self) -> NixEvent {
+        let transfers = self.progress.iter().filter(|(id, _)| {
+            self.types.get(id) == Some(&ACT_FILE_TRANSFER) && self.eval_transfers.contains(id) != self.realising
+        });
+        let (done, own): (u64, u64) = transfers.fold((0, 0), |(d, e), (_, (pd, pe))| (d + pd, e + pe));
+        let announced: u64 = if self.realising {
+            self.expected.iter().filter(|((_, t), _)| *t == ACT_FILE_TRANSFER).map(|(_, e)| e).sum()
+        } else {
+            0
+        };
+        NixEvent::Bytes { done, expected: announced.max(own) }
     }
 
     /// Sum of the `done` counters of all activities of this type.

@@ -115,10 +115,36 @@ pub struct SetupPlan {
 }
 
 impl SetupPlan {
-    /// Nothing to apply: the wiring is in place (a nix-darwin config is never applied by us).
+    /// Nothing to apply (under nix-darwin the snippet is the user's part, applied or not).
     pub fn already_applied(&self) -> bool {
-        self.plan.is_empty() && self.changes.darwin_snippet.is_none()
+        self.plan.is_empty()
     }
+}
+
+/// Where the installed key's public half goes: root's key itself is 0600, so an unprivileged
+/// setup reads this to tell whether the key in place is ours.
+pub fn installed_public_key(target: &SetupTarget) -> PathBuf {
+    let mut p = target.installed_key().into_os_string();
+    p.push(".pub");
+    PathBuf::from(p)
+}
+
+/// The client key and its public half, unless both are in place: the public half is compared
+/// when the key itself cannot be read (root's 0600 file, seen by the app).
+fn add_client_key(plan: &mut Plan, keys: &InstallKeys, target: &SetupTarget) -> Result<(), SetupError> {
+    let secret = std::fs::read(keys.client_private())
+        .map_err(|source| KeyError::Write { path: keys.client_private(), source })?;
+    let public = format!("{}\n", openssh(&keys.client_public()?));
+    let key = target.installed_key();
+    let installed_public = std::fs::read(installed_public_key(target)).ok();
+    let key_in_place =
+        key.exists() && std::fs::read(&key).is_err() && installed_public.as_deref() == Some(public.as_bytes());
+    plan.create_dirs(&target.nix_conf_dir, 0o755, target.owner)?;
+    if !key_in_place {
+        plan.write_secret(&key, secret, 0o600, target.owner)?;
+    }
+    plan.write(installed_public_key(target), public, 0o644, target.owner)?;
+    Ok(())
 }
 
 fn owner_of(target: &SetupTarget) -> Result<ConfigOwner, SetupError> {
@@ -161,12 +187,9 @@ pub fn plan_setup(
     // A daemon launchd does not run stops setup here, before a Plan exists to approve.
     let restart = restart_for(host, target, changes.restart_daemon, true, &SystemRunner::default())?;
     let mut plan = Plan::new();
-    if changes.darwin_snippet.is_none() {
-        let secret = std::fs::read(keys.client_private())
-            .map_err(|source| KeyError::Write { path: keys.client_private(), source })?;
-        plan.create_dirs(&target.nix_conf_dir, 0o755, target.owner)?;
-        plan.write_secret(target.installed_key(), secret, 0o600, target.owner)?;
-    }
+    // The client key, for root's ssh, under nix-darwin too: its machines line and ssh_config
+    // name this file, which nix-darwin cannot write (the key must not enter the store).
+    add_client_key(&mut plan, keys, target)?;
     add_changes(&mut plan, &changes, target)?;
     if let Some(r) = restart {
         plan.restart(r);
@@ -189,6 +212,7 @@ pub fn plan_unsetup(host: Host, target: &SetupTarget, created_dirs: &[PathBuf]) 
     let mut plan = Plan::new();
     add_changes(&mut plan, &changes, target)?;
     plan.delete_ours(target.installed_key())?;
+    plan.delete_ours(installed_public_key(target))?;
     let mut dirs = created_dirs.to_vec();
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     for d in dirs {
@@ -226,13 +250,24 @@ fn mode_of(path: &Path) -> Option<u32> {
     std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
 }
 
-/// Whether nix.conf, the machines file and ssh_config already hold exactly our wiring.
+/// Whether nix.conf, the machines file and ssh_config already hold exactly our wiring; under
+/// nix-darwin: whether the key is installed and the machines file in effect holds our line.
 pub fn is_wired(id: &BuilderIdentity, target: &SetupTarget) -> Result<bool, SetupError> {
     let wiring = builder_wiring(id, target)?;
     let owner = owner_of(target)?;
-    let changes = NixChanges::wire(&wiring, &owner, &target.conf_paths(), &mut crate::nix::changes::read_optional)
-        .map_err(|e| SetupError::Nix(e.to_string()))?;
-    Ok(changes.files.is_empty() && changes.darwin_snippet.is_none())
+    let read = &mut crate::nix::changes::read_optional;
+    let changes =
+        NixChanges::wire(&wiring, &owner, &target.conf_paths(), read).map_err(|e| SetupError::Nix(e.to_string()))?;
+    if changes.darwin_snippet.is_none() {
+        return Ok(changes.files.is_empty());
+    }
+    let in_effect = crate::nix::conf::expanded_settings(&target.nix_conf_dir.join("nix.conf"), read);
+    let machines =
+        crate::nix::wiring::machines_target_in_effect(&in_effect, &target.machines_file().display().to_string());
+    let ours = wiring.machine.render();
+    let listed = read(Path::new(&machines))
+        .is_some_and(|b| String::from_utf8_lossy(&b).lines().any(|l| l.trim() == ours.trim()));
+    Ok(listed && target.installed_key().exists())
 }
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
-//! The writable state disk: created once with qemu-img at the configured size, then kept,
-//! and kept out of backups (on macOS, Time Machine's exclusion attribute).
+//! The writable state disk: created with qemu-img at the configured size for one image, kept
+//! while that image runs, and kept out of backups (on macOS, Time Machine's exclusion
+//! attribute). `state.json` beside it records the image it was made for: another image gets a
+//! new disk, and the old one is kept as `previous-state.qcow2` until the new image works.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::host::{Host, Os};
 use crate::image::manifest::DiskTemplate;
@@ -56,6 +60,162 @@ fn exclude_from_backups(host: Host, path: &Path) {
             tracing::warn!(path = %path.display(), "cannot set {} (the state disk stays in backups): {e}", x.name);
         }
     }
+}
+
+/// Which image a state disk belongs to: the image directory (a store path, for images Nix
+/// built) and a hash of its manifest. A disk holds the image's Nix store overlay and database:
+/// under another image's store it would be wrong, not merely stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskIdentity {
+    pub image: PathBuf,
+    pub manifest_hash: String,
+}
+
+impl DiskIdentity {
+    /// The identity of the image in `image_dir` (links resolved, so two links to one store
+    /// path are one image).
+    pub fn of(image_dir: &Path) -> DiskIdentity {
+        let image = std::fs::canonicalize(image_dir).unwrap_or_else(|_| image_dir.to_path_buf());
+        let manifest = std::fs::read(image.join(crate::image::MANIFEST_FILE)).unwrap_or_default();
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in manifest {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+        DiskIdentity { image, manifest_hash: format!("{h:016x}") }
+    }
+}
+
+/// `state.json`: what the disk beside it was made for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DiskRecord {
+    #[serde(flatten)]
+    identity: DiskIdentity,
+    size_gib: u64,
+}
+
+/// What a start did about the state disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiskOutcome {
+    /// The disk of this image was there.
+    Kept,
+    /// There was none: a new one.
+    Created,
+    /// The disk belonged to another image: a new one, the old kept at `previous`.
+    Renewed { previous: PathBuf },
+    /// The kept disk was this image's: swapped back in (the other one is now the kept one).
+    Restored,
+}
+
+impl DiskOutcome {
+    /// What to tell the user, when there is something to tell.
+    pub fn notice(&self) -> Option<String> {
+        match self {
+            DiskOutcome::Renewed { previous } => Some(format!(
+                "The image changed, so the builder got a new state disk (its Nix store starts empty); the old one is \
+                 kept at {} until the new image works. To go back: `builderbar image use previous`.",
+                previous.display()
+            )),
+            DiskOutcome::Restored => Some("Back on the previous image: its state disk was swapped back in.".into()),
+            DiskOutcome::Kept | DiskOutcome::Created => None,
+        }
+    }
+}
+
+fn record_path(disk: &Path) -> PathBuf {
+    disk.with_extension("json")
+}
+
+/// Where the state disk of the previous image is kept.
+pub fn previous_path(disk: &Path) -> PathBuf {
+    disk.with_file_name(format!("previous-{}", disk.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()))
+}
+
+/// The kept disk of the previous image, if there is one.
+pub fn previous_disk(disk: &Path) -> Option<PathBuf> {
+    Some(previous_path(disk)).filter(|p| p.exists())
+}
+
+/// The image the kept disk was made for.
+pub fn previous_identity(disk: &Path) -> Option<DiskIdentity> {
+    read_record(&previous_path(disk)).map(|r| r.identity)
+}
+
+/// Deletes the kept disk (once the new image works). Returns whether there was one.
+pub fn discard_previous(disk: &Path) -> std::io::Result<bool> {
+    let prev = previous_path(disk);
+    let _ = std::fs::remove_file(record_path(&prev));
+    match std::fs::remove_file(&prev) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn read_record(disk: &Path) -> Option<DiskRecord> {
+    serde_json::from_slice(&std::fs::read(record_path(disk)).ok()?).ok()
+}
+
+fn write_record(disk: &Path, record: &DiskRecord) -> Result<(), VmError> {
+    let json = serde_json::to_string_pretty(record).expect("disk record");
+    crate::fsutil::write_atomic(&record_path(disk), format!("{json}\n").as_bytes(), 0o644)
+        .map_err(|e| VmError::Disk { path: disk.into(), message: e.to_string() })
+}
+
+fn rename_disk(from: &Path, to: &Path) -> Result<(), VmError> {
+    let err = |e: std::io::Error| VmError::Disk {
+        path: from.into(),
+        message: format!("cannot move it to {}: {e}", to.display()),
+    };
+    std::fs::rename(from, to).map_err(err)?;
+    match std::fs::rename(record_path(from), record_path(to)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(err(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The state disk for the image `identity`: the one there if it is this image's (a disk made
+/// before records existed is taken as this image's), the kept one swapped back if that is
+/// this image's, else a new one, the old one kept as the previous disk (replacing an older
+/// kept one). See [`ensure_state_disk`] for how a disk is made.
+pub async fn ensure_state_disk_for(
+    host: Host,
+    qemu_img: &Path,
+    path: &Path,
+    identity: &DiskIdentity,
+    size_gib: u64,
+    template: Option<&DiskTemplate>,
+) -> Result<DiskOutcome, VmError> {
+    let record = DiskRecord { identity: identity.clone(), size_gib };
+    if path.exists() {
+        match read_record(path) {
+            Some(r) if r.identity == *identity => {
+                return ensure_state_disk(host, qemu_img, path, size_gib, template).await.map(|_| DiskOutcome::Kept)
+            }
+            None => {
+                write_record(path, &record)?;
+                return ensure_state_disk(host, qemu_img, path, size_gib, template).await.map(|_| DiskOutcome::Kept);
+            }
+            Some(_) => {}
+        }
+        let prev = previous_path(path);
+        if previous_identity(path).as_ref() == Some(identity) {
+            let swap = path.with_file_name(".swap-state.qcow2");
+            rename_disk(path, &swap)?;
+            rename_disk(&prev, path)?;
+            rename_disk(&swap, &prev)?;
+            exclude_from_backups(host, path);
+            return Ok(DiskOutcome::Restored);
+        }
+        discard_previous(path).map_err(|e| VmError::Disk { path: prev.clone(), message: e.to_string() })?;
+        rename_disk(path, &prev)?;
+        ensure_state_disk(host, qemu_img, path, size_gib, template).await?;
+        write_record(path, &record)?;
+        return Ok(DiskOutcome::Renewed { previous: prev });
+    }
+    ensure_state_disk(host, qemu_img, path, size_gib, template).await?;
+    write_record(path, &record)?;
+    Ok(DiskOutcome::Created)
 }
 
 /// Creates the qcow2 state disk at `path` unless one exists: empty at `size_gib`, or as a
@@ -135,6 +295,61 @@ mod tests {
         let e = ensure_state_disk(Host::LINUX_X86_64, Path::new("qemu-img"), &p, 1, None).await.unwrap_err();
         assert!(e.to_string().starts_with("could not create the state disk"), "{e}");
         assert!(!p.exists());
+    }
+
+    fn image(dir: &Path, name: &str) -> DiskIdentity {
+        let d = dir.join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(crate::image::MANIFEST_FILE), format!("{{\"name\": \"{name}\"}}")).unwrap();
+        DiskIdentity::of(&d)
+    }
+
+    #[tokio::test]
+    async fn a_disk_belongs_to_its_image_a_new_image_gets_a_new_one_and_going_back_swaps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("vm/state.qcow2");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let q = Path::new("qemu-img");
+        let (one, two) = (image(dir.path(), "one"), image(dir.path(), "two"));
+        let h = Host::LINUX_X86_64;
+        assert_eq!(ensure_state_disk_for(h, q, &p, &one, 1, None).await.unwrap(), DiskOutcome::Created);
+        std::fs::write(p.with_file_name("marker-one"), "").unwrap();
+        let one_inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&p).unwrap());
+        assert_eq!(ensure_state_disk_for(h, q, &p, &one, 1, None).await.unwrap(), DiskOutcome::Kept);
+        let renewed = ensure_state_disk_for(h, q, &p, &two, 1, None).await.unwrap();
+        assert_eq!(renewed, DiskOutcome::Renewed { previous: previous_path(&p) });
+        assert!(renewed.notice().unwrap().contains("builderbar image use previous"));
+        assert_eq!(previous_identity(&p), Some(one.clone()));
+        let ino = |x: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(x).unwrap());
+        assert_eq!(ino(&previous_path(&p)), one_inode, "the old disk itself is kept");
+        assert_ne!(ino(&p), one_inode);
+        // Back to the first image: its disk comes back, the second's is kept.
+        assert_eq!(ensure_state_disk_for(h, q, &p, &one, 1, None).await.unwrap(), DiskOutcome::Restored);
+        assert_eq!(ino(&p), one_inode);
+        assert_eq!(previous_identity(&p), Some(two.clone()));
+        // A third image replaces the kept disk; discarding removes it.
+        let three = image(dir.path(), "three");
+        ensure_state_disk_for(h, q, &p, &three, 1, None).await.unwrap();
+        assert_eq!(previous_identity(&p), Some(one));
+        assert!(discard_previous(&p).unwrap());
+        assert!(previous_disk(&p).is_none() && !discard_previous(&p).unwrap());
+        let names: Vec<String> = std::fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains("swap")), "{names:?}");
+    }
+
+    #[tokio::test]
+    async fn a_disk_made_before_records_is_taken_as_the_current_images() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.qcow2");
+        assert!(ensure_state_disk(Host::LINUX_X86_64, Path::new("qemu-img"), &p, 1, None).await.unwrap());
+        let id = image(dir.path(), "img");
+        let got = ensure_state_disk_for(Host::LINUX_X86_64, Path::new("qemu-img"), &p, &id, 1, None).await.unwrap();
+        assert_eq!(got, DiskOutcome::Kept);
+        assert_eq!(read_record(&p).unwrap().identity, id);
     }
 
     #[test]

@@ -30,6 +30,11 @@ on_demand: boolean, idle_minutes: number,
  */
 image: string | null, 
 /**
+ * Where setup gets images: a flake reference, or a Nix file taking `stage`; None = the
+ * flake Builderbar ships.
+ */
+image_source: string | null, 
+/**
  * Seconds to wait for a graceful guest shutdown before qemu is told to quit.
  */
 stop_timeout_secs: number, 

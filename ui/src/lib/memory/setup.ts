@@ -5,6 +5,7 @@
 // then every step; the test build needs the builder running.
 import type { BuilderInfo } from "../bindings/BuilderInfo";
 import type { ErrorReport } from "../bindings/ErrorReport";
+import type { ImageProgress } from "../bindings/ImageProgress";
 import type { SetupPlanView } from "../bindings/SetupPlanView";
 import type { SetupStep } from "../bindings/SetupStep";
 import type { SetupStepId } from "../bindings/SetupStepId";
@@ -20,6 +21,7 @@ const SHOWN_BY_STEPS: SetupStepId[] = ["checks", "image", "keys"];
 export class MemorySetup {
   private listeners = new Set<(s: SetupStep) => void>();
   private failuresLeft: number;
+  private cancelled = false;
   /** Nix is wired to the builder. */
   applied: boolean;
 
@@ -64,10 +66,48 @@ export class MemorySetup {
     const steps = clone(this.applied ? this.fx.steps.after : this.fx.steps.ready);
     const f = this.failing();
     if (f && SHOWN_BY_STEPS.includes(f)) {
-      const shown = this.failure(f).step!;
+      const failure = this.failure(f);
+      // A Mac's image step fails in the fetch: the step then shows the fetch's error.
+      const shown = failure.step ?? {
+        ...steps.find((s) => s.id === f)!,
+        state: "failed" as const,
+        detail: failure.report.message,
+        error: failure.report,
+      };
       return steps.map((s) => (s.id === shown.id ? shown : s));
     }
     return steps;
+  }
+
+  /** `image_fetch`: replays the fetch the core reported for Nix's log (fixtures), or fails
+   * the way the provider reports it; a cancel ends it as cancelled. */
+  async imageFetch(
+    onProgress: (p: ImageProgress) => void,
+    stage = "stock",
+  ): Promise<ImageProgress> {
+    this.cancelled = false;
+    const frames = this.fx.imageFetch.map((f) => ({ ...clone(f), stage }));
+    let last = frames[0];
+    for (const f of frames.slice(0, -1)) {
+      await this.timers.sleep(this.opts.stepMs / 4);
+      if (this.cancelled) {
+        last = { ...last, phase: "cancelled", headline: "cancelled; nothing was changed" };
+        onProgress(last);
+        return last;
+      }
+      last = f;
+      onProgress(f);
+    }
+    const err = this.fails("image");
+    const end: ImageProgress = err
+      ? { ...last, phase: "failed", error: err, headline: err.message }
+      : frames[frames.length - 1];
+    onProgress(end);
+    return end;
+  }
+
+  imageCancel(): void {
+    this.cancelled = true;
   }
 
   builderInfo(): BuilderInfo {

@@ -90,6 +90,7 @@ fn a_build_reports_its_activity_steps_and_log() {
         events,
         vec![
             NixEvent::Log("this derivation will be built:".into()),
+            NixEvent::Realising,
             NixEvent::Steps { built: 0, to_build: 1, fetched: 0, to_fetch: 0 },
             NixEvent::Activity("building '/nix/store/j2sl-t.drv'".into()),
             NixEvent::Log("hi".into()),
@@ -261,4 +262,79 @@ async fn any_stderr_bytes_are_read_to_the_end() {
     assert_eq!(built.dir, image);
     assert_eq!(built.manifest.name, "fake");
     assert_eq!(logs, 3000);
+}
+
+#[test]
+fn a_flakes_input_download_is_counted_before_realising_and_apart_from_the_paths() {
+    // `nix build` of a flake: the nixpkgs tarball is a file transfer during evaluation; the
+    // paths' downloads after Realise begins are measured against the announced size alone.
+    let lines = r#"@nix {"action":"start","id":5,"level":4,"text":"downloading 'https://github.com/NixOS/nixpkgs/archive/abc.tar.gz'","type":101}
+@nix {"action":"result","fields":[30000000,45000000,0,0],"id":5,"type":105}
+@nix {"action":"stop","id":5}
+@nix {"action":"start","id":6,"level":0,"text":"","type":102}
+@nix {"action":"result","fields":[101,800],"id":6,"type":106}
+@nix {"action":"start","id":8,"level":4,"text":"downloading 'https://cache.nixos.org/nar/x.nar.xz'","type":101}
+@nix {"action":"result","fields":[200,800,0,0],"id":8,"type":105}"#;
+    let mut parser = ProgressParser::default();
+    let events = feed_all(&mut parser, lines);
+    let realising = events.iter().position(|e| *e == NixEvent::Realising).expect("realising");
+    assert!(events[..realising].contains(&NixEvent::Bytes { done: 30_000_000, expected: 45_000_000 }), "{events:?}");
+    assert_eq!(events.last(), Some(&NixEvent::Bytes { done: 200, expected: 800 }), "{events:?}");
+}
+
+#[test]
+fn the_gc_root_command_is_nix_store_add_root() {
+    let cmd = NixProvider::new().bin_dir("/nix/var/nix/profiles/default/bin").add_root_command(
+        Path::new("/nix/store/abc-image"),
+        Path::new("/Users/a b/Library/Caches/Builderbar/images/x"),
+    );
+    assert_eq!(cmd.program, PathBuf::from("/nix/var/nix/profiles/default/bin/nix-store"));
+    assert_eq!(
+        strings(&cmd.args),
+        ["--realise", "/nix/store/abc-image", "--add-root", "/Users/a b/Library/Caches/Builderbar/images/x"]
+    );
+}
+
+/// A stand-in `nix-build` that starts a child (as Nix forks builders) and waits: a cancel
+/// interrupts both, and the build reports Cancelled.
+#[tokio::test]
+async fn a_cancel_interrupts_nix_and_what_it_forked() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let child_pid = dir.path().join("child.pid");
+    let script = format!(
+        "#!/bin/sh\nsleep 300 &\necho $! > {}\necho '@nix {{\"action\":\"start\",\"id\":1,\"level\":0,\"text\":\"\",\"type\":102}}' >&2\nwait\n",
+        child_pid.display()
+    );
+    let fake = bin.join("nix-build");
+    std::fs::write(&fake, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (handle, cancel) = Cancel::new();
+    let source = ImageSource::File { path: "/unused.nix".into(), attr: None, args: vec![] };
+    let provider = NixProvider::new().bin_dir(&bin);
+    let build = provider.build_cancellable(
+        &source,
+        move |e| {
+            if e == NixEvent::Realising {
+                handle.cancel();
+            }
+        },
+        cancel,
+    );
+    let err = tokio::time::timeout(std::time::Duration::from_secs(60), build).await.expect("stopped").unwrap_err();
+    assert!(matches!(err, NixError::Cancelled), "{err:?}");
+    let pid: i32 = std::fs::read_to_string(&child_pid).unwrap().trim().parse().unwrap();
+    // The forked child got the interrupt too (sleep dies of SIGINT); reap-free check via /proc.
+    let mut gone = false;
+    for _ in 0..100 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty() || stat.split_whitespace().nth(2) == Some("Z") {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(gone, "the build's child {pid} survived the cancel");
 }

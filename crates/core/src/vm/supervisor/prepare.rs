@@ -13,7 +13,7 @@ use crate::ssh::write_known_hosts;
 use crate::vm::accel::{resolve, Accel, AccelFacts};
 use crate::vm::argv::{qemu_argv, qemu_program, QemuArgv};
 use crate::vm::console::rotate_log;
-use crate::vm::disk::ensure_state_disk;
+use crate::vm::disk::{ensure_state_disk_for, DiskIdentity};
 use crate::vm::error::VmError;
 use crate::vm::runtime_dir;
 use crate::vm::state::FileId;
@@ -33,6 +33,8 @@ pub(super) struct Prepared {
     pub argv: QemuArgv,
     /// The state disk qemu is given, to notice it deleted or replaced while it runs.
     pub state_disk: Option<FileId>,
+    /// What to tell the user about the state disk (a new one for a new image, say).
+    pub disk_notice: Option<String>,
 }
 
 pub(super) async fn prepare(ctx: &VmContext, req: &StartRequest) -> Result<Prepared, VmError> {
@@ -66,9 +68,23 @@ pub(super) async fn prepare(ctx: &VmContext, req: &StartRequest) -> Result<Prepa
         }
     }
     let mut state_disk = None;
+    let mut disk_notice = None;
     if let Some(DiskSpec::State { template, .. }) = image.disks.iter().find(|d| matches!(d, DiskSpec::State { .. })) {
         let qemu_img = image.qemu.as_ref().map(|d| d.join("qemu-img")).unwrap_or_else(|| "qemu-img".into());
-        ensure_state_disk(ctx.host, &qemu_img, &files.state_disk(), req.settings.disk_gib, template.as_ref()).await?;
+        let identity = DiskIdentity::of(&req.image_dir);
+        let outcome = ensure_state_disk_for(
+            ctx.host,
+            &qemu_img,
+            &files.state_disk(),
+            &identity,
+            req.settings.disk_gib,
+            template.as_ref(),
+        )
+        .await?;
+        disk_notice = outcome.notice();
+        if let Some(n) = &disk_notice {
+            tracing::info!("{n}");
+        }
         state_disk = FileId::of(&files.state_disk());
     }
     rotate_log(&files.console_log(), KEEP_CONSOLE_LOGS);
@@ -81,7 +97,7 @@ pub(super) async fn prepare(ctx: &VmContext, req: &StartRequest) -> Result<Prepa
     write_known_hosts(&files.known_hosts(), &pinned).map_err(VmError::io("cannot write known_hosts"))?;
     guest_keys(ctx, &image, &keys)?;
     let argv = qemu_argv(ctx.host, &image, &req.settings, accel, files);
-    Ok(Prepared { image, accel, port, argv, state_disk })
+    Ok(Prepared { image, accel, port, argv, state_disk, disk_notice })
 }
 
 /// Exactly what the guest may see through the image's key channel.

@@ -65,7 +65,7 @@ impl Supervisor {
             image_dir: req.image_dir.clone(),
             started_at_ms: now_ms(),
             ready_marker: prepared.image.ready_marker.clone(),
-            notice,
+            notice: notice.or(prepared.disk_notice.clone()),
             runtime_dir: Some(files.runtime_dir.clone()),
             state_disk: prepared.state_disk,
         };
